@@ -1,0 +1,123 @@
+"""Entry point of the loader: sniff the format, hash the file, dispatch."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+from xray_desktop.domain import Study
+from xray_desktop.io.errors import StudyLoadError
+
+# Largest image we decode, checked from the header before any pixel is allocated.
+MAX_PIXELS = 100_000_000
+# Largest file we read at all; real radiographs are well under this.
+MAX_FILE_BYTES = 2_000_000_000
+
+
+def sniff(head: bytes) -> str:
+    """Return "DICOM", "PNG", "JPEG" or "" from the first bytes of a file."""
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return "DICOM"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if _looks_like_bare_dicom(head):
+        return "DICOM"
+    return ""
+
+
+def _looks_like_bare_dicom(head: bytes) -> bool:
+    """A DICOM data set without preamble starts with a group 0x0002 or 0x0008 tag."""
+    if len(head) < 8:
+        return False
+    group_le = int.from_bytes(head[0:2], "little")
+    group_be = int.from_bytes(head[0:2], "big")
+    if group_le in (0x0002, 0x0008) or group_be == 0x0008:
+        vr = head[4:6]
+        # explicit VR: two upper-case letters; implicit VR: a 4-byte length follows.
+        return (vr.isalpha() and vr.isupper()) or int.from_bytes(head[4:8], "little") < 0x10000
+    return False
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Decode one file into a :class:`Study`; raise only :class:`StudyLoadError`."""
+    p = Path(path)
+    try:
+        return _load(p)
+    except StudyLoadError:
+        raise
+    except MemoryError:
+        raise StudyLoadError(f"not enough memory to decode {p.name}") from None
+    except RecursionError:
+        raise StudyLoadError("file structure is nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - the loader's contract: one exception type
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StudyLoadError(f"cannot decode file: {msg[:200]}") from exc
+
+
+def _load(p: Path) -> Study:
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise StudyLoadError("file not found") from None
+    except OSError as exc:
+        raise StudyLoadError(f"cannot read file: {exc.strerror or exc}") from None
+    if p.is_dir():
+        raise StudyLoadError("is a folder, not an image file")
+    if not p.is_file():
+        raise StudyLoadError("not a regular file (device, pipe or socket)")
+    if st.st_size == 0:
+        raise StudyLoadError("file is empty")
+    if st.st_size > MAX_FILE_BYTES:
+        raise StudyLoadError(f"file of {st.st_size / 1e9:.1f} GB is larger than the 2 GB limit")
+    try:
+        with open(p, "rb") as fh:
+            head = fh.read(512)
+    except PermissionError:
+        raise StudyLoadError("permission denied") from None
+    except OSError as exc:
+        raise StudyLoadError(f"cannot read file: {exc.strerror or exc}") from None
+    kind = sniff(head)
+    sha = file_sha256(p)
+    if kind == "DICOM":
+        from xray_desktop.io.dicom import load_dicom
+
+        return load_dicom(p, sha)
+    if kind in ("PNG", "JPEG"):
+        from xray_desktop.io.raster import load_raster
+
+        return load_raster(p, sha, kind)
+    raise StudyLoadError(describe_unknown(head))
+
+
+def describe_unknown(head: bytes) -> str:
+    """Name the format of a file we refuse, when we can tell."""
+    known = {
+        b"II*\x00": "TIFF",
+        b"MM\x00*": "TIFF",
+        b"8BPS": "Photoshop PSD",
+        b"GIF8": "GIF",
+        b"BM": "BMP",
+        b"%PDF": "PDF",
+        b"PK\x03\x04": "ZIP archive",
+        b"RIFF": "RIFF/WebP",
+        b"MZ": "Windows executable",
+        b"\x7fELF": "ELF executable",
+    }
+    for magic, name in known.items():
+        if head.startswith(magic):
+            return f"{name} files are not supported (use DICOM, PNG or JPEG)"
+    if head[4:12] in (b"ftypavif", b"ftypheic"):
+        return "HEIF/AVIF files are not supported (use DICOM, PNG or JPEG)"
+    return "not a DICOM, PNG or JPEG file"
