@@ -92,21 +92,31 @@ def fit_temperature(y: np.ndarray, logits: np.ndarray) -> tuple[float, float]:
     """Fit p = sigmoid((logit + bias) / T) on validation by minimising the log loss.
 
     The bias corrects the prior shift that class-balanced training puts into the logit;
-    T corrects over-confidence. Returns (T, bias). Plain Newton steps: the problem is
-    logistic regression on one feature, convex in (1/T, bias/T).
+    T corrects over-confidence. Returns (T, bias). Newton steps with backtracking: the
+    problem is logistic regression on one feature, convex in (1/T, bias/T).
     """
     y = np.asarray(y, dtype=np.float64)
     z = np.asarray(logits, dtype=np.float64)
+
+    def nll(a: float, c: float) -> float:
+        s = a * z + c
+        return float(np.mean(np.logaddexp(0, s) - y * s))
+
     a, c = 1.0, 0.0  # p = sigmoid(a * z + c)
-    for _ in range(100):
+    loss = nll(a, c)
+    for _ in range(200):
         p = sigmoid(a * z + c)
-        g = np.array([np.sum((p - y) * z), np.sum(p - y)]) / len(z)
+        g = np.array([np.mean((p - y) * z), np.mean(p - y)])
         w = p * (1 - p)
-        h = np.array([[np.sum(w * z * z), np.sum(w * z)], [np.sum(w * z), np.sum(w)]]) / len(z)
-        h += np.eye(2) * 1e-9
+        h = np.array([[np.mean(w * z * z), np.mean(w * z)], [np.mean(w * z), np.mean(w)]]) + np.eye(2) * 1e-9
         step = np.linalg.solve(h, g)
-        a, c = a - step[0], c - step[1]
-        if np.abs(step).max() < 1e-10:
+        t = 1.0
+        while t > 1e-6 and nll(a - t * step[0], c - t * step[1]) > loss:
+            t /= 2
+        a, c = a - t * step[0], c - t * step[1]
+        new = nll(a, c)
+        if loss - new < 1e-12:
             break
+        loss = new
     a = max(a, 1e-3)
     return float(1.0 / a), float(c / a)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-FEATURES_LAYER = "features"  # last conv activation: CAM and the input gate read it
-LOGIT_LAYER = "logit"  # Dense(1) on the pooled features
+from xray_desktop.model.classifier import FEATURES_LAYER, LOGIT_LAYER  # the runtime reads these
 
 
 def build_model(input_size: int, width: int = 48, dropout: float = 0.3) -> Any:

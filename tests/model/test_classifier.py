@@ -1,0 +1,128 @@
+"""Classifier runtime against a tiny model built here (imports TensorFlow: kept few)."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.model.tiny_model import build_tiny_model_dir
+from xray_desktop.io import load_study
+from xray_desktop.model.classifier import Classifier, ModelError
+
+
+@pytest.fixture(scope="module")
+def tiny_dir(tmp_path_factory):
+    pytest.importorskip("keras")
+    return build_tiny_model_dir(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def clf(tiny_dir):
+    return Classifier.load(tiny_dir)
+
+
+@pytest.fixture
+def copy_dir(tiny_dir, tmp_path):
+    d = tmp_path / "m"
+    shutil.copytree(tiny_dir, d)
+    return d
+
+
+def chest_png(path, lung_level=0.2, size=(240, 200)):
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]] / np.array(size).reshape(2, 1, 1)
+    img = np.full(size, 0.6)
+    for cx in (0.3, 0.7):
+        img[((xx - cx) / 0.15) ** 2 + ((yy - 0.5) / 0.3) ** 2 < 1] = lung_level
+    img += np.random.default_rng(0).normal(0, 0.02, size)
+    Image.fromarray((np.clip(img, 0, 1) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_predict_returns_a_complete_prediction(clf, tmp_path):
+    study = load_study(chest_png(tmp_path / "a.png"))
+    p = clf.predict(study)
+    assert 0.0 <= p.probability <= 1.0
+    assert p.probability == pytest.approx(float(clf.card.calibrate(p.logit)))
+    assert p.heatmap.shape == study.pixels.shape and p.heatmap.dtype == np.float32
+    assert 0.0 <= p.heatmap.min() and p.heatmap.max() <= 1.0
+    assert p.heatmap.std() > 0  # not constant
+    assert p.model_version == "0.0.1-test" and p.model_sha256 == clf.sha256
+    assert p.model_input.shape == (192, 192, 1)
+    assert p.gate.accepted and p.elapsed_ms > 0
+
+
+def test_heatmap_changes_when_the_lung_field_changes(clf, tmp_path):
+    a = clf.predict(load_study(chest_png(tmp_path / "a.png", lung_level=0.2)))
+    b = clf.predict(load_study(chest_png(tmp_path / "b.png", lung_level=0.45)))
+    assert np.abs(a.heatmap - b.heatmap).mean() > 1e-3
+
+
+def test_predict_many_matches_predict_and_is_lazy(clf, tmp_path):
+    studies = [load_study(chest_png(tmp_path / f"{i}.png", lung_level=0.1 + 0.05 * i)) for i in range(5)]
+    many = list(clf.predict_many(studies, batch_size=2, heatmap=False))
+    assert [m.heatmap for m in many] == [None] * 5
+    for s, m in zip(studies, many, strict=True):
+        assert m.probability == pytest.approx(clf.predict(s).probability, abs=1e-5)
+    consumed = []
+
+    def source():
+        for s in studies:
+            consumed.append(s)
+            yield s
+
+    it = clf.predict_many(source(), batch_size=2)
+    next(it)
+    assert len(consumed) == 2  # only one batch held in memory
+
+
+def test_one_flipped_byte_is_refused_before_loading(copy_dir):
+    path = copy_dir / "model.keras"
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelError, match="fails its integrity check"):
+        Classifier.load(copy_dir)
+
+
+def test_missing_model_and_folder(copy_dir, tmp_path):
+    (copy_dir / "model.keras").unlink()
+    with pytest.raises(ModelError, match="missing"):
+        Classifier.load(copy_dir)
+    with pytest.raises(ModelError, match="no model folder"):
+        Classifier.load(tmp_path / "nowhere")
+
+
+def test_h5_file_in_model_folder_is_refused(copy_dir):
+    (copy_dir / "weights.h5").write_bytes(b"\x89HDF\r\n")
+    with pytest.raises(ModelError, match="unexpected file weights.h5"):
+        Classifier.load(copy_dir)
+
+
+def test_card_pointing_at_h5_is_refused(copy_dir):
+    card = json.loads((copy_dir / "model_card.json").read_text())
+    card["file"] = "model.h5"
+    (copy_dir / "model_card.json").write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="only a .keras file"):
+        Classifier.load(copy_dir)
+
+
+def test_lambda_layer_is_refused_before_deserialising(tmp_path):
+    d = build_tiny_model_dir(tmp_path / "lam", lambda_layer=True)
+    with pytest.raises(ModelError, match="Lambda layer"):
+        Classifier.load(d)
+
+
+def test_altered_gate_file_is_refused(copy_dir):
+    with open(copy_dir / "gate.npz", "ab") as fh:
+        fh.write(b"x")
+    with pytest.raises(ModelError, match="input-gate file"):
+        Classifier.load(copy_dir)
+
+
+def test_thresholds_come_from_the_card(clf):
+    assert clf.operating_point().name == "balanced"
+    assert clf.operating_point("high-sensitivity").threshold == 0.2
+    r = clf.rates_at(0.5, prevalence=0.3)
+    assert r.sensitivity == pytest.approx(0.875, abs=1e-3) and 0 < r.ppv < 1 and 0 < r.npv < 1

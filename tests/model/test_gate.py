@@ -1,0 +1,42 @@
+from pathlib import Path
+
+import numpy as np
+
+from xray_desktop.domain import Study, StudyMetadata
+from xray_desktop.model.gate import OodModel, rule_check
+
+
+def study(pixels=None, notes=(), **meta):
+    px = pixels if pixels is not None else np.random.default_rng(0).random((200, 180)).astype(np.float32)
+    return Study(Path("x"), px, StudyMetadata(rows=px.shape[0], cols=px.shape[1], **meta), "0", notes=list(notes))
+
+
+def test_plain_chest_film_passes_rules():
+    assert rule_check(study(modality="CR", body_part="CHEST", view_position="PA")).accepted
+
+
+def test_rules_reject_with_specific_reasons():
+    cases = {
+        "modality CT": study(modality="CT"),
+        "body part HAND": study(modality="DX", body_part="HAND"),
+        "frontal": study(view_position="LL"),
+        "colour": study(notes=["colour image converted to grayscale"]),
+        "aspect ratio": study(np.random.default_rng(1).random((100, 400)).astype(np.float32)),
+        "blank": study(np.full((100, 100), 0.5, np.float32)),
+        "saturated": study((np.random.default_rng(2).random((100, 100)) > 0.5).astype(np.float32)),
+    }
+    for words, s in cases.items():
+        g = rule_check(s)
+        assert not g.accepted and words in g.reason, (words, g.reason)
+
+
+def test_ood_model_scores_far_points_higher(tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.normal(0, 1, (500, 16))
+    m = OodModel.fit(feats, threshold=6.0)
+    assert m.check(np.zeros((1, 16))).accepted
+    far = m.check(np.full((1, 16), 5.0))
+    assert not far.accepted and "out-of-distribution" in far.reason
+    m.save(str(tmp_path / "g.npz"))
+    m2 = OodModel.load(str(tmp_path / "g.npz"))
+    assert np.allclose(m2.score(feats[:5]), m.score(feats[:5])) and m2.threshold == 6.0

@@ -1,0 +1,154 @@
+"""The model card: what the model is, its validation ROC, thresholds and calibration."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CARD_FILE = "model_card.json"
+REQUIRED = ("name", "version", "file", "sha256", "input", "calibration", "roc", "operating_points",
+            "default_operating_point")
+# Named operating points every card must offer (the GUI shows them as presets).
+OPERATING_POINTS = ("high-sensitivity", "balanced", "high-specificity")
+
+
+class CardError(Exception):
+    """The model card is missing or malformed; ``str()`` says what is wrong."""
+
+
+@dataclass(frozen=True)
+class OperatingPoint:
+    """A named threshold on the calibrated probability, with its validation rates."""
+
+    name: str
+    threshold: float
+    sensitivity: float
+    specificity: float
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Validation rates at one threshold, and predictive values at a prevalence."""
+
+    threshold: float
+    sensitivity: float
+    specificity: float
+    ppv: float
+    npv: float
+    prevalence: float
+
+
+class ModelCard:
+    """A parsed ``model_card.json``; read-only."""
+
+    def __init__(self, data: dict[str, Any], path: Path | None = None) -> None:
+        missing = [k for k in REQUIRED if k not in data]
+        if missing:
+            raise CardError(f"model card lacks {', '.join(missing)}")
+        self.data = data
+        self.path = path
+        roc = sorted(data["roc"], key=lambda r: r["threshold"])
+        if len(roc) < 2:
+            raise CardError("model card ROC table has fewer than two rows")
+        self._t = np.array([r["threshold"] for r in roc], dtype=np.float64)
+        self._sens = np.array([r["sensitivity"] for r in roc], dtype=np.float64)
+        self._spec = np.array([r["specificity"] for r in roc], dtype=np.float64)
+        for name in OPERATING_POINTS:
+            if name not in data["operating_points"]:
+                raise CardError(f"model card has no '{name}' operating point")
+        if data["default_operating_point"] not in data["operating_points"]:
+            raise CardError("model card's default operating point is not among its operating points")
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelCard:
+        """Read and validate ``model_dir/model_card.json``."""
+        path = Path(model_dir) / CARD_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise CardError(f"no model card at {path}") from None
+        except (OSError, ValueError) as exc:
+            raise CardError(f"model card {path.name} is unreadable: {exc}") from None
+        if not isinstance(data, dict):
+            raise CardError("model card is not a JSON object")
+        try:
+            return cls(data, path)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CardError(f"model card is malformed: {exc}") from None
+
+    # -- identity ---------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.data["name"])
+
+    @property
+    def version(self) -> str:
+        return str(self.data["version"])
+
+    @property
+    def sha256(self) -> str:
+        return str(self.data["sha256"])
+
+    @property
+    def model_file(self) -> str:
+        return str(self.data["file"])
+
+    @property
+    def temperature(self) -> float:
+        return float(self.data["calibration"]["temperature"])
+
+    @property
+    def bias(self) -> float:
+        return float(self.data["calibration"].get("bias", 0.0))
+
+    @property
+    def default_operating_point(self) -> str:
+        return str(self.data["default_operating_point"])
+
+    # -- thresholds -----------------------------------------------------------------
+    def roc_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(thresholds ascending, sensitivity, specificity) of the validation ROC."""
+        return self._t.copy(), self._sens.copy(), self._spec.copy()
+
+    def operating_point(self, name: str | None = None) -> OperatingPoint:
+        """A named operating point (the card's default when ``name`` is None)."""
+        name = name or self.default_operating_point
+        try:
+            op = self.data["operating_points"][name]
+        except KeyError:
+            known = ", ".join(sorted(self.data["operating_points"]))
+            raise CardError(f"unknown operating point '{name}' (known: {known})") from None
+        return OperatingPoint(name, float(op["threshold"]), float(op["sensitivity"]), float(op["specificity"]))
+
+    def operating_points(self) -> list[OperatingPoint]:
+        """Every named operating point, most sensitive first."""
+        ops = [self.operating_point(n) for n in self.data["operating_points"]]
+        return sorted(ops, key=lambda o: o.threshold)
+
+    def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
+        """Validation sensitivity/specificity at ``threshold`` (interpolated) and PPV/NPV."""
+        t = float(np.clip(threshold, self._t[0], self._t[-1]))
+        sens = float(np.interp(t, self._t, self._sens))
+        spec = float(np.interp(t, self._t, self._spec))
+        ppv, npv = predictive_values(sens, spec, prevalence)
+        return Rates(t, sens, spec, ppv, npv, prevalence)
+
+    def calibrate(self, logit: float | np.ndarray) -> np.ndarray:
+        """Calibrated probability from a raw logit (temperature + bias fitted on validation)."""
+        from xray_desktop.model.metrics import sigmoid
+
+        return sigmoid((np.asarray(logit, dtype=np.float64) + self.bias) / self.temperature)
+
+
+def predictive_values(sens: float, spec: float, prevalence: float) -> tuple[float, float]:
+    """PPV and NPV from sensitivity, specificity and prevalence (Bayes)."""
+    p = min(max(prevalence, 0.0), 1.0)
+    tp, fp = sens * p, (1 - spec) * (1 - p)
+    tn, fn = spec * (1 - p), (1 - sens) * p
+    ppv = tp / (tp + fp) if tp + fp > 0 else float("nan")
+    npv = tn / (tn + fn) if tn + fn > 0 else float("nan")
+    return ppv, npv

@@ -1,0 +1,190 @@
+"""The classifier runtime: verified loading, prediction, heat map and gate. No Qt.
+
+TensorFlow is imported only inside :meth:`Classifier.load`, so importing this module
+(or the GUI) stays fast; the GUI calls ``load`` on its inference worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xray_desktop.domain import GateResult, Prediction, Study
+from xray_desktop.io.loader import file_sha256
+from xray_desktop.model.card import CardError, ModelCard, OperatingPoint, Rates
+from xray_desktop.model.gate import OodModel, rule_check
+from xray_desktop.model.heatmap import heatmap as make_heatmap
+from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
+
+FEATURES_LAYER = "features"
+LOGIT_LAYER = "logit"
+# Files that could carry code when deserialised; a model folder holding one is refused.
+_FORBIDDEN_SUFFIXES = (".h5", ".hdf5", ".pb", ".pkl", ".pickle", ".joblib", ".tflite")
+
+
+class ModelError(Exception):
+    """The model is missing, fails its integrity check or cannot be loaded."""
+
+
+def verify_model_dir(model_dir: Path) -> ModelCard:
+    """Check the card, the model file's SHA-256 and the folder's contents, before any load."""
+    try:
+        card = ModelCard.load(model_dir)
+    except CardError as exc:
+        raise ModelError(f"AI model unavailable: {exc}") from None
+    path = model_dir / card.model_file
+    if path.suffix != ".keras" or path.name != Path(card.model_file).name:
+        raise ModelError(f"AI model refused: only a .keras file in the model folder is loaded, not {card.model_file}")
+    stray = sorted(p.name for p in model_dir.iterdir() if p.suffix.lower() in _FORBIDDEN_SUFFIXES)
+    if stray:
+        raise ModelError(f"AI model refused: unexpected file {stray[0]} in the model folder")
+    if not path.is_file():
+        raise ModelError(f"AI model unavailable: {path.name} is missing from {model_dir}")
+    digest = file_sha256(path)
+    if digest != card.sha256:
+        raise ModelError(
+            f"AI model refused: {path.name} fails its integrity check "
+            f"(SHA-256 {digest[:12]}… does not match the model card's {card.sha256[:12]}…)"
+        )
+    _refuse_lambda(path)
+    gate = card.data.get("gate", {})
+    if gate.get("file"):
+        gpath = model_dir / gate["file"]
+        if not gpath.is_file() or file_sha256(gpath) != gate.get("sha256"):
+            raise ModelError(f"AI model refused: input-gate file {gate['file']} is missing or altered")
+    return card
+
+
+def _refuse_lambda(path: Path) -> None:
+    """Read the .keras archive's config (plain JSON) and refuse Lambda layers."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise ModelError(f"AI model refused: {path.name} is not a valid .keras archive ({exc})") from None
+    if '"Lambda"' in json.dumps(config):
+        raise ModelError(f"AI model refused: {path.name} contains a Lambda layer (arbitrary code)")
+
+
+class Classifier:
+    """A loaded, verified model with its card; thread-confined to its loading thread."""
+
+    def __init__(self, model: Any, card: ModelCard, model_dir: Path, ood: OodModel | None) -> None:
+        self._model = model
+        self.card = card
+        self.model_dir = model_dir
+        self._ood = ood
+        import keras
+
+        features = model.get_layer(FEATURES_LAYER).output
+        self._both = keras.Model(model.input, [features, model.output])
+        kernel = model.get_layer(LOGIT_LAYER).get_weights()[0]
+        self._weights = np.asarray(kernel, dtype=np.float32).reshape(-1)
+        self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), np.float32))  # warm-up: trace once
+
+    @classmethod
+    def load(cls, model_dir: Path | None = None) -> Classifier:
+        """Verify and load the model (imports TensorFlow). Raises :class:`ModelError`."""
+        from xray_desktop.resources import model_dir as default_dir
+
+        model_dir = Path(model_dir) if model_dir is not None else default_dir()
+        if not model_dir.is_dir():
+            raise ModelError(f"AI model unavailable: no model folder at {model_dir}")
+        card = verify_model_dir(model_dir)
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            import keras
+
+            model = keras.models.load_model(model_dir / card.model_file, safe_mode=True, compile=False)
+            ood = None
+            gate = card.data.get("gate", {})
+            if gate.get("file"):
+                ood = OodModel.load(str(model_dir / gate["file"]))
+            return cls(model, card, model_dir, ood)
+        except ModelError:
+            raise
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise ModelError(f"AI model could not be loaded: {first}") from exc
+
+    # -- identity -------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return self.card.version
+
+    @property
+    def sha256(self) -> str:
+        return self.card.sha256
+
+    def operating_point(self, name: str | None = None) -> OperatingPoint:
+        """A named operating point from the card (default when None)."""
+        return self.card.operating_point(name)
+
+    def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
+        """Validation sensitivity/specificity at a threshold, with PPV/NPV at a prevalence."""
+        return self.card.rates_at(threshold, prevalence)
+
+    # -- inference ------------------------------------------------------------------------
+    def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(features (n,h,w,c), logits (n,)) for a preprocessed batch."""
+        feats, logits = self._both(x, training=False)
+        return np.asarray(feats), np.asarray(logits).reshape(-1)
+
+    def predict(self, study: Study, heatmap: bool = True) -> Prediction:
+        """Calibrated probability, heat map and gate verdict for one study."""
+        return next(self.predict_many([study], batch_size=1, heatmap=heatmap))
+
+    def predict_many(
+        self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True
+    ) -> Iterator[Prediction]:
+        """Predict lazily in batches; memory holds at most one batch of studies."""
+        batch: list[Study] = []
+        for study in studies:
+            batch.append(study)
+            if len(batch) >= batch_size:
+                yield from self._predict_batch(batch, heatmap)
+                batch = []
+        if batch:
+            yield from self._predict_batch(batch, heatmap)
+
+    def _predict_batch(self, studies: list[Study], heatmap: bool) -> list[Prediction]:
+        t0 = time.perf_counter()
+        x = np.stack([preprocess(s.pixels) for s in studies])
+        feats, logits = self._run(x)
+        probs = self.card.calibrate(logits)
+        pooled = feats.mean(axis=(1, 2))
+        per_study = (time.perf_counter() - t0) * 1000 / len(studies)
+        out = []
+        for i, study in enumerate(studies):
+            t1 = time.perf_counter()
+            gate = rule_check(study)
+            if gate.accepted and self._ood is not None:
+                gate = self._ood.check(pooled[i : i + 1])
+            heat = None
+            if heatmap:
+                rows, cols = study.pixels.shape
+                heat = make_heatmap(feats[i], self._weights, rows, cols)
+            out.append(
+                Prediction(
+                    probability=float(probs[i]),
+                    logit=float(logits[i]),
+                    heatmap=heat,
+                    gate=gate if isinstance(gate, GateResult) else GateResult(True),
+                    model_version=self.version,
+                    model_sha256=self.sha256,
+                    elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
+                    model_input=x[i],
+                )
+            )
+        return out
+
+    def raw_logits(self, x: np.ndarray) -> np.ndarray:
+        """The bare model call on a preprocessed batch (benchmarks compare against it)."""
+        return np.asarray(self._model(x, training=False)).reshape(-1)

@@ -1,0 +1,87 @@
+"""The input gate: says when an image is unfit for this model, and why.
+
+Two layers: rules on the study (colour, geometry, blank images, DICOM tags that name
+another body part, modality or a lateral view), then an out-of-distribution score, the
+Mahalanobis distance of the model's pooled features from the training distribution,
+with a threshold calibrated on validation (see the model card).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from xray_desktop.domain import GateResult, Study
+
+RADIOGRAPH_MODALITIES = {"", "CR", "DX", "DR", "RG", "OT", "XR", "PX"}
+CHEST_BODY_PARTS = {"", "CHEST", "THORAX", "LUNG", "LUNGS", "PORT CHEST", "CHEST PA", "CHEST AP", "TORSO"}
+LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"}
+MAX_ASPECT = 2.0
+
+
+def rule_check(study: Study) -> GateResult:
+    """Reasons visible without the model; accepted when none applies."""
+    m = study.metadata
+    if any("colour" in n.lower() or "color" in n.lower() for n in study.notes):
+        return GateResult(False, "colour image: not a radiograph this model was trained on")
+    modality = m.modality.strip().upper()
+    if modality not in RADIOGRAPH_MODALITIES:
+        return GateResult(False, f"modality {modality} is not a plain radiograph")
+    body = m.body_part.strip().upper()
+    if body not in CHEST_BODY_PARTS:
+        return GateResult(False, f"body part {body} is not the chest")
+    if m.view_position.strip().upper() in LATERAL_VIEWS:
+        return GateResult(False, f"{m.view_position} view: the model reads frontal (AP/PA) films only")
+    rows, cols = study.pixels.shape
+    aspect = max(rows, cols) / max(min(rows, cols), 1)
+    if aspect > MAX_ASPECT:
+        return GateResult(False, f"aspect ratio {aspect:.1f}:1 is not a chest film")
+    px = study.pixels
+    if float(px.std()) < 0.02:
+        return GateResult(False, "image is blank or nearly uniform")
+    if float(((px < 0.02) | (px > 0.98)).mean()) > 0.9:
+        return GateResult(False, "image is saturated (over 90 % black or white)")
+    return GateResult(True)
+
+
+@dataclass(frozen=True)
+class OodModel:
+    """Gaussian model of pooled features: mean, precision matrix and a threshold."""
+
+    mean: np.ndarray
+    precision: np.ndarray
+    threshold: float
+
+    @classmethod
+    def fit(cls, features: np.ndarray, shrinkage: float = 0.1, threshold: float = np.inf) -> OodModel:
+        """Fit on (n, c) pooled features with Ledoit-Wolf-style shrinkage to the diagonal."""
+        mean = features.mean(axis=0)
+        cov = np.cov(features - mean, rowvar=False)
+        target = np.diag(np.diag(cov))
+        cov = (1 - shrinkage) * cov + shrinkage * target + 1e-6 * np.eye(len(mean))
+        return cls(mean.astype(np.float64), np.linalg.inv(cov).astype(np.float64), float(threshold))
+
+    def score(self, pooled: np.ndarray) -> np.ndarray:
+        """Mahalanobis distance (not squared) of each row of ``pooled`` (n, c)."""
+        d = np.atleast_2d(pooled).astype(np.float64) - self.mean
+        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, self.precision, d), 0.0))
+
+    def save(self, path: str) -> None:
+        """Write as an .npz (plain arrays, no pickle)."""
+        np.savez(path, mean=self.mean, precision=self.precision, threshold=np.array(self.threshold))
+
+    @classmethod
+    def load(cls, path: str) -> OodModel:
+        """Read an .npz written by :meth:`save` (pickle disabled)."""
+        with np.load(path, allow_pickle=False) as z:
+            return cls(z["mean"], z["precision"], float(z["threshold"]))
+
+    def check(self, pooled: np.ndarray) -> GateResult:
+        """Gate verdict for one image's pooled features."""
+        s = float(self.score(pooled)[0])
+        if s > self.threshold:
+            return GateResult(
+                False, f"unlike the training films (out-of-distribution score {s:.1f} > {self.threshold:.1f})", s
+            )
+        return GateResult(True, "", s)

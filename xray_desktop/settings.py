@@ -1,0 +1,70 @@
+"""Every setting the app has, declared once, with its default. No Qt here.
+
+Paths come from platformdirs (per-user, never next to the executable). A site or a test
+points them elsewhere with environment variables, which the CLI flags also set.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from platformdirs import user_config_dir, user_data_dir, user_log_dir
+
+APP_NAME = "xray_desktop"
+APP_AUTHOR = "xray_desktop"
+
+# Environment variables a site (or a test) can set.
+ENV_DATA_DIR = "XRAY_DESKTOP_DATA_DIR"  # settings-free data: database, export salt
+ENV_DB = "XRAY_DESKTOP_DB"  # the reads database file itself
+ENV_LOG_DIR = "XRAY_DESKTOP_LOG_DIR"
+ENV_MODEL_DIR = "XRAY_DESKTOP_MODEL_DIR"
+ENV_SETTINGS = "XRAY_DESKTOP_SETTINGS"  # the GUI's ini file (tests point it at a tmp file)
+
+# Radiologist preferences (QSettings keys in the GUI) and their defaults.
+REVIEWER = ("reviewer/name", "")
+THRESHOLD = ("ai/threshold", None)  # None: the model card's default operating point
+OPERATING_POINT = ("ai/operating_point", "")  # "" = the card's default
+PREVALENCE = ("ai/prevalence", 0.30)  # see ui: pediatric ED pneumonia prevalence, stated there
+HEATMAP_VISIBLE = ("view/heatmap_visible", True)
+HEATMAP_OPACITY = ("view/heatmap_opacity", 0.45)
+RECENT_FOLDERS = ("files/recent_folders", [])
+LAST_DIR = ("files/last_dir", "")  # where the open dialogs start
+METADATA_VISIBLE = ("view/metadata_visible", True)
+WORKLIST_SORT = ("worklist/sort", "added")  # "added", "probability", "status" or "name"
+UNCONFIRMED_ONLY = ("worklist/unconfirmed_only", False)
+# Window geometry is kept apart from preferences.
+GEOMETRY = ("window/geometry", None)
+WINDOW_STATE = ("window/state", None)
+SPLITTER = ("window/splitter", None)
+
+
+def data_dir() -> Path:
+    """Per-user data folder (database, export salt); created on demand."""
+    p = Path(os.environ.get(ENV_DATA_DIR) or user_data_dir(APP_NAME, APP_AUTHOR))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def db_path() -> Path:
+    """The reads database; a site can move it with XRAY_DESKTOP_DB."""
+    env = os.environ.get(ENV_DB)
+    return Path(env) if env else data_dir() / "reads.sqlite3"
+
+
+def log_dir() -> Path:
+    """Per-user log folder; created on demand."""
+    p = Path(os.environ.get(ENV_LOG_DIR) or user_log_dir(APP_NAME, APP_AUTHOR))
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def config_dir() -> Path:
+    """Per-user configuration folder (Qt settings live here)."""
+    return Path(user_config_dir(APP_NAME, APP_AUTHOR))
+
+
+def settings_file() -> Path:
+    """The GUI's ini file (an explicit file, so tests never touch the real user settings)."""
+    env = os.environ.get(ENV_SETTINGS)
+    return Path(env) if env else config_dir() / "settings.ini"

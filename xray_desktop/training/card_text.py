@@ -1,0 +1,83 @@
+"""Render the model card JSON as readable Markdown (MODEL_CARD.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def render_markdown(card: dict[str, Any]) -> str:
+    """A human-readable model card, generated from ``model_card.json`` (never edited by hand)."""
+    v = card["validation"]
+    td = card["training_data"]
+    tr = card["training"]
+    gate = card.get("gate", {})
+    lines = [
+        f"# Model card: {card['name']} {card['version']}",
+        "",
+        "_Generated from `model_card.json` by the training command; do not edit by hand._",
+        "",
+        "## Intended use",
+        card["intended_use"],
+        "",
+        "## Limitations",
+        *[f"- {x}" for x in card["limitations"]],
+        "",
+        "## Validation (own patient-wise split; the held-out test split is reported separately)",
+        f"{td['validation']['images']} images ({td['validation']['pneumonia']} pneumonia, "
+        f"{td['validation']['normal']} normal) from {td['validation']['patients']} patients.",
+        "",
+        "| metric | value | 95 % CI |",
+        "| --- | --- | --- |",
+    ]
+    for key in ("auc", "sensitivity", "specificity", "accuracy", "brier", "ece"):
+        m = v[key]
+        lines.append(f"| {key} | {m['value']:.4f} | {m['ci95'][0]:.4f} – {m['ci95'][1]:.4f} |")
+    lines += [
+        "",
+        card.get("validation_note", ""),
+        "",
+        "## Operating points (threshold on the calibrated probability)",
+        "| name | threshold | sensitivity | specificity |",
+        "| --- | --- | --- | --- |",
+    ]
+    for name, op in card["operating_points"].items():
+        star = " (default)" if name == card["default_operating_point"] else ""
+        lines.append(f"| {name}{star} | {op['threshold']:.4f} | {_pct(op['sensitivity'])} | "
+                     f"{_pct(op['specificity'])} |")
+    lines += [
+        "",
+        f"The full validation ROC ({len(card['roc'])} rows, threshold -> sensitivity, specificity) "
+        "is in `model_card.json` under `roc`.",
+        "",
+        "## Calibration",
+        f"{card['calibration']['method']}: T = {card['calibration']['temperature']:.4f}, "
+        f"bias = {card['calibration']['bias']:.4f}. Brier {v['brier_uncalibrated']['value']:.4f} -> "
+        f"{v['brier']['value']:.4f}, ECE {v['ece_uncalibrated']['value']:.4f} -> {v['ece']['value']:.4f}.",
+        "",
+        "## Input gate",
+        f"{gate.get('method', '')}. Accepts {_pct(gate.get('validation_acceptance', float('nan')))} of "
+        f"validation films; rejects {_pct(gate.get('probe_rejection', float('nan')))} of probes:",
+        "",
+        "| probe | n | rejected |",
+        "| --- | --- | --- |",
+        *[f"| {k} | {p['n']} | {_pct(p['rejected'])} |" for k, p in gate.get("probes", {}).items()],
+        "",
+        "## Model",
+        f"- file `{card['file']}`, SHA-256 `{card['sha256']}`, {card['size_bytes'] / 1e6:.1f} MB",
+        f"- {card['architecture']['summary']}; {card['architecture']['parameters']:,} parameters",
+        f"- input: {card['input']['preprocessing']}",
+        "",
+        "## Training",
+        f"- data: {td['source']} ({td['licence']}); {td['images']} images; {td['split_rule']}",
+        f"- train: {td['train']['images']} images ({td['train']['pneumonia']} pneumonia, "
+        f"{td['train']['normal']} normal)",
+        f"- command: `{tr['command']}`",
+        f"- wall time: {tr['wall_time_seconds'] / 60:.0f} min on {tr['hardware']}; "
+        f"{tr['epochs_run']} epochs run, best epoch {tr['best_epoch']}",
+        "",
+    ]
+    return "\n".join(lines)
