@@ -22,9 +22,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from xray_desktop.cli import main as cli_main  # noqa: E402
-from xray_desktop.io import load_study, scan  # noqa: E402
-from xray_desktop.model.preprocess import preprocess  # noqa: E402
+from xray_desktop.cli import main as cli_main
+from xray_desktop.io import load_study, scan
+from xray_desktop.model.preprocess import preprocess
 
 
 def make_folder(n: int) -> Path:
