@@ -1,0 +1,108 @@
+"""The `export` and `verify` sub-commands.
+
+Exit codes: 0 success; 1 a problem with the input or the database (one line on stderr,
+never a traceback); 2 a usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from xray_desktop.records.export import export_csv
+from xray_desktop.records.reads import StoreError
+from xray_desktop.records.store import Store
+
+
+def register(sub: argparse._SubParsersAction[Any]) -> None:
+    """Add `export` and `verify` to the CLI's sub-parsers."""
+    exp = sub.add_parser("export", help="write confirmed reads to a CSV file")
+    exp.add_argument("--csv", required=True, type=Path, metavar="OUT", help="the CSV file to write")
+    exp.add_argument(
+        "--all", dest="all_history", action="store_true", help="every read (audit trail), not just the latest"
+    )
+    exp.add_argument("--deidentify", action="store_true", help="drop patient identifiers; pseudonymize study keys")
+    exp.add_argument("--reviewer", help="only this reviewer's reads")
+    exp.add_argument("--since", metavar="YYYY-MM-DD", help="only reads from this local day on")
+    exp.add_argument("--until", metavar="YYYY-MM-DD", help="only reads up to this local day (inclusive)")
+    exp.add_argument("--layout", choices=("reads", "mrmc"), default="reads", help="column layout")
+    _add_db(exp)
+    exp.set_defaults(func=_guarded("export", run_export))
+
+    ver = sub.add_parser("verify", help="check the reads database's tamper-evident hash chain")
+    _add_db(ver)
+    ver.set_defaults(func=_guarded("verify", run_verify))
+
+
+def _add_db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db", type=Path, metavar="PATH", help="the reads database (default: XRAY_DESKTOP_DB or the data folder)"
+    )
+
+
+class _Fail(Exception):
+    """A one-line user-facing error."""
+
+
+def _parse_day(flag: str, text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise _Fail(f"{flag} must be a date like 2024-05-31, got {text!r}") from None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """`xray-desktop export`: write the CSV, print how many rows."""
+    since = _parse_day("--since", args.since)
+    until = _parse_day("--until", args.until)
+    out: Path = args.csv
+    if out.is_dir():
+        raise _Fail(f"{out} is a folder; give a file name for the CSV")
+    with Store.open(args.db, create=False) as store:
+        try:
+            n = export_csv(
+                store, out, all_history=args.all_history, deidentify=args.deidentify,
+                reviewer=args.reviewer, since=since, until=until, layout=args.layout,
+            )  # fmt: skip
+        except OSError as exc:
+            raise _Fail(f"cannot write {out}: {exc.strerror or exc}") from exc
+    print(f"wrote {n} rows to {out}")
+    return 0
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """`xray-desktop verify`: 0 when the chain is intact, 1 when broken."""
+    with Store.open(args.db, create=False) as store:
+        result = store.verify()
+    if result.ok:
+        print(f"ok: {result.message}")
+        return 0
+    print(f"BROKEN: first broken read id {result.first_broken_id}: {result.message}")
+    return 1
+
+
+def _guarded(name: str, func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """Run ``func``; report any failure as one stderr line and exit status 1."""
+
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (_Fail, StoreError, ValueError) as exc:
+            message = str(exc)
+        except OSError as exc:
+            message = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        except Exception as exc:  # noqa: BLE001 -- the CLI promises no tracebacks
+            message = f"unexpected {type(exc).__name__}: {exc}"
+        one_line = " ".join(message.split())
+        print(f"xray-desktop {name}: error: {one_line}", file=sys.stderr)
+        return 1
+
+    run.__name__ = func.__name__
+    run.__doc__ = func.__doc__
+    return run

@@ -1,0 +1,171 @@
+"""The values the records layer stores and returns: ReadInput, Read, VerifyResult, errors.
+
+A *read* is one radiologist's confirmed diagnosis of one study, together with what the
+AI said at the time. Reads are append-only: a correction is a new read that
+``supersedes`` the old one, so the audit trail is never rewritten.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
+
+from xray_desktop.domain import Diagnosis
+
+AI_LABELS = ("PNEUMONIA", "NORMAL", "")
+AGREE, DISAGREE, NOT_APPLICABLE = "agree", "disagree", "n/a"
+
+# Columns that identify the patient. The schema keeps them next to each other and the
+# de-identified export drops (or coarsens) them; nothing in this package logs them.
+PHI_FIELDS = ("patient_id", "patient_name", "birth_date", "study_date", "accession")
+
+
+class StoreError(Exception):
+    """The reads database cannot do what was asked (corrupt, locked, newer schema...).
+
+    The message is meant for a person: it says what is wrong and never contains PHI.
+    """
+
+
+class InvalidReadError(StoreError, ValueError):
+    """A ReadInput failed validation; catchable as StoreError or as ValueError."""
+
+
+@dataclass(frozen=True)
+class ReadInput:
+    """What the GUI hands to ``Store.add_read``: everything but the id, time and hashes.
+
+    PHI fields (and the path and the note) are left out of ``repr`` so that a read that
+    ends up in a log line or a traceback does not carry the patient with it.
+    """
+
+    reviewer: str
+    study_key: str
+    file_path: str = field(repr=False)
+    file_sha256: str
+    final_diagnosis: Diagnosis
+    confidence: int  # 1 (unsure) .. 5 (certain)
+    patient_id: str = field(default="", repr=False)
+    patient_name: str = field(default="", repr=False)
+    birth_date: str = field(default="", repr=False)
+    study_date: str = field(default="", repr=False)
+    accession: str = field(default="", repr=False)
+    ai_probability: float | None = None  # calibrated P(pneumonia) shown to the reader
+    threshold: float | None = None  # the operating threshold in force
+    operating_point: str = ""
+    ai_label: str = ""  # "PNEUMONIA", "NORMAL" or "" (no AI answer, e.g. gate rejected)
+    model_version: str = ""
+    model_sha256: str = ""
+    gate_result: str = ""  # e.g. "accepted" or "rejected: lateral view"
+    note: str = field(default="", repr=False)
+    time_spent_ms: int = 0
+    supersedes: int | None = None  # id of the read this one corrects (same study)
+    other_finding: str = ""  # free text when final_diagnosis is OTHER
+
+
+@dataclass(frozen=True, kw_only=True)
+class Read(ReadInput):
+    """A stored read: the input plus its id, UTC time and its link in the hash chain."""
+
+    id: int
+    created_at: datetime  # timezone-aware UTC
+    row_hash: str
+    prev_hash: str
+
+    @property
+    def agreement(self) -> str:
+        """Whether the reader agrees with the AI label: "agree", "disagree" or "n/a".
+
+        The model is binary (pneumonia vs normal), so only PNEUMONIA and NORMAL calls are
+        compared. INDETERMINATE is no call at all; OTHER (a non-pneumonia abnormality)
+        neither agrees with the AI's "NORMAL" (the film is not normal) nor contradicts its
+        "no pneumonia", so both give "n/a", as does a read without an AI label.
+        """
+        return agreement(self.final_diagnosis, self.ai_label)
+
+    def to_input(self, **changes: object) -> ReadInput:
+        """A ReadInput with this read's values (handy for an amendment), with changes."""
+        values = {f.name: getattr(self, f.name) for f in fields(ReadInput)}
+        return replace(ReadInput(**values), **changes)
+
+
+def agreement(diagnosis: Diagnosis | str, ai_label: str) -> str:
+    """See ``Read.agreement``."""
+    diag = Diagnosis(diagnosis)
+    if ai_label not in ("PNEUMONIA", "NORMAL") or diag not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL):
+        return NOT_APPLICABLE
+    return AGREE if diag.value == ai_label else DISAGREE
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of re-computing the hash chain."""
+
+    ok: bool
+    checked: int  # rows examined (all of them when ok)
+    first_broken_id: int | None
+    message: str
+
+
+_TEXT_FIELDS = (
+    "reviewer", "study_key", "file_path", "file_sha256", "patient_id", "patient_name",
+    "birth_date", "study_date", "accession", "operating_point", "ai_label", "model_version",
+    "model_sha256", "gate_result", "note", "other_finding",
+)  # fmt: skip
+
+
+def _fraction(name: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise InvalidReadError(f"{name} must be a number between 0 and 1 or None, got {type(value).__name__}")
+    f = float(value)
+    if not math.isfinite(f) or not 0.0 <= f <= 1.0:
+        raise InvalidReadError(f"{name} must be between 0 and 1, got {f!r}")
+    return f
+
+
+def normalized(read: ReadInput) -> ReadInput:
+    """Validate a ReadInput and return it with canonical types (enum, int, float).
+
+    Raises InvalidReadError with a message that names the field; the message never
+    echoes a text field's value, since most of them can hold PHI.
+    """
+    if not isinstance(read, ReadInput):
+        raise InvalidReadError(f"expected a ReadInput, got {type(read).__name__}")
+    for name in _TEXT_FIELDS:
+        if not isinstance(getattr(read, name), str):
+            raise InvalidReadError(f"{name} must be a string")
+        if "\x00" in getattr(read, name):
+            raise InvalidReadError(f"{name} must not contain NUL characters")
+    if not read.reviewer.strip():
+        raise InvalidReadError("the reviewer name is required (set it in the preferences)")
+    if not read.study_key.strip():
+        raise InvalidReadError("study_key is required")
+    try:
+        diagnosis = Diagnosis(read.final_diagnosis)
+    except ValueError:
+        choices = ", ".join(d.value for d in Diagnosis)
+        raise InvalidReadError(f"final_diagnosis must be one of {choices}") from None
+    conf = read.confidence
+    if isinstance(conf, bool) or not isinstance(conf, numbers.Integral) or not 1 <= int(conf) <= 5:
+        raise InvalidReadError(f"confidence must be an integer from 1 to 5, got {conf!r}")
+    if read.ai_label not in AI_LABELS:
+        raise InvalidReadError('ai_label must be "PNEUMONIA", "NORMAL" or ""')
+    spent = read.time_spent_ms
+    if isinstance(spent, bool) or not isinstance(spent, numbers.Integral) or int(spent) < 0:
+        raise InvalidReadError(f"time_spent_ms must be a non-negative integer, got {spent!r}")
+    sup = read.supersedes
+    if sup is not None and (isinstance(sup, bool) or not isinstance(sup, numbers.Integral) or int(sup) < 1):
+        raise InvalidReadError(f"supersedes must be a read id or None, got {sup!r}")
+    return replace(
+        read,
+        final_diagnosis=diagnosis,
+        confidence=int(conf),
+        ai_probability=_fraction("ai_probability", read.ai_probability),
+        threshold=_fraction("threshold", read.threshold),
+        time_spent_ms=int(spent),
+        supersedes=None if sup is None else int(sup),
+    )

@@ -1,0 +1,359 @@
+"""The reads database: an append-only, hash-chained SQLite table.
+
+Durability and concurrency choices, and why:
+
+* WAL journal + ``synchronous=FULL``: a confirmed read survives a crash or power cut
+  the moment ``add_read`` returns, and readers never block the writer.
+* every write is ``BEGIN IMMEDIATE``: the write lock is taken before the chain tip is
+  read, so two processes appending at once still form a single, unbroken chain, and
+  nobody hits the "cannot upgrade read lock" deadlock that plain BEGIN can give.
+* ``busy_timeout`` of 10 s: a concurrent writer waits instead of failing.
+* ``PRAGMA integrity_check`` before anything else at open: a damaged file is reported
+  (StoreError) and left exactly as it was, for a backup restore or forensics; this code
+  never "repairs" a database.
+* UPDATE and DELETE are refused by triggers, and there is no API for them.
+
+A Store is used from the thread that opened it (sqlite3's default check), which for the
+GUI is the main thread; other processes may write to the same file at the same time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from types import TracebackType
+
+from xray_desktop import settings
+from xray_desktop.domain import Diagnosis
+from xray_desktop.records import migrations
+from xray_desktop.records.chain import GENESIS, row_hash
+from xray_desktop.records.reads import (
+    InvalidReadError,
+    Read,
+    ReadInput,
+    StoreError,
+    VerifyResult,
+    normalized,
+)
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 10.0
+_INPUT_FIELDS = tuple(f.name for f in fields(ReadInput))
+_ALL_COLUMNS = ("id", "created_at", *_INPUT_FIELDS, "prev_hash", "row_hash")
+_SELECT = f"SELECT {', '.join(_ALL_COLUMNS)} FROM reads"
+_INSERT = f"INSERT INTO reads ({', '.join(_ALL_COLUMNS)}) VALUES ({', '.join('?' * len(_ALL_COLUMNS))})"
+_CHUNK = 500  # stays well under SQLite's bound-parameter limit
+
+
+def key_tag(study_key: str) -> str:
+    """A short one-way tag of a study key, the most a log line may say about a study."""
+    return hashlib.sha256(study_key.encode("utf-8")).hexdigest()[:12]
+
+
+def _friendly(exc: sqlite3.Error) -> str:
+    text = str(exc)
+    low = text.lower()
+    if "locked" in low or "busy" in low:
+        return "the reads database is busy (another program is writing to it); please try again"
+    if "not a database" in low or "malformed" in low or "corrupt" in low:
+        return f"the reads database is damaged ({text}); restore it from a backup"
+    return f"reads database error: {text}"
+
+
+@contextmanager
+def _sqlite_errors() -> Iterator[None]:
+    """Turn sqlite3 errors into StoreError, whose message a person can act on.
+
+    ProgrammingError (e.g. using the store from another thread) is a bug, not a
+    database condition, and passes through unchanged.
+    """
+    try:
+        yield
+    except sqlite3.ProgrammingError:
+        raise
+    except sqlite3.Error as exc:
+        raise StoreError(_friendly(exc)) from exc
+
+
+def _utc_bound(value: datetime | date, *, end: bool) -> tuple[str, str]:
+    """(operator, ISO bound) for a since/until filter.
+
+    A date means that whole local calendar day; a naive datetime is local time (Python's
+    convention); aware datetimes are converted to UTC, the stored zone.
+    """
+    if isinstance(value, datetime):
+        moment, op = value, ("<=" if end else ">=")
+    else:
+        moment = datetime.combine(value + timedelta(days=1) if end else value, time())
+        op = "<" if end else ">="
+    return op, moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+class Store:
+    """Append-only store of confirmed reads. Open with ``Store.open()``."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Use ``Store.open``; this only wraps an already prepared connection."""
+        self._conn: sqlite3.Connection | None = conn
+        self.path = path
+
+    # -- opening and closing -------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: Path | str | None = None, *, create: bool = True) -> Store:
+        """Open (creating it when ``create``) the database at ``path`` or settings.db_path().
+
+        Checks integrity first and migrates the schema; raises StoreError on any problem.
+        """
+        path = Path(path) if path is not None else settings.db_path()
+        if path.is_dir():
+            raise StoreError(f"{path} is a folder, not a reads database")
+        if not path.exists():
+            if not create:
+                raise StoreError(f"no reads database at {path}")
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                # Create it owner-only: it holds PHI. SQLite gives -wal/-shm the same mode.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError as exc:
+                raise StoreError(f"cannot create the reads database at {path}: {exc.strerror}") from exc
+        try:
+            conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the reads database at {path}: {exc}") from exc
+        try:
+            cls._prepare(conn, path)
+        except BaseException:
+            conn.close()
+            raise
+        return cls(conn, path)
+
+    @staticmethod
+    def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+            # Read-only check before anything writes, so a damaged file stays untouched.
+            problems = [row[0] for row in conn.execute("PRAGMA integrity_check(20)")]
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"{path} is not a usable reads database ({exc}); it was left untouched — restore it from a backup"
+            ) from exc
+        if problems != ["ok"]:
+            raise StoreError(
+                f"the reads database at {path} failed its integrity check "
+                f"({problems[0]}{' ...' if len(problems) > 1 else ''}); it was left untouched — "
+                "restore it from a backup"
+            )
+        with _sqlite_errors():
+            if migrations.user_version(conn) == 0:
+                tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
+                if tables:
+                    raise StoreError(f"{path} is an SQLite database but not an xray_desktop reads database")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                # E.g. some network file systems; still correct, just less concurrent.
+                log.warning("reads database could not use WAL (journal_mode=%s)", mode)
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA foreign_keys = ON")
+            try:
+                found = migrations.migrate(conn)
+            except ValueError as exc:
+                raise StoreError(str(exc)) from exc
+        log.debug("reads database open (schema v%d, was v%d)", migrations.LATEST_VERSION, found)
+
+    def close(self) -> None:
+        """Close the connection; safe to call twice."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """The open connection (StoreError once closed)."""
+        if self._conn is None:
+            raise StoreError("the reads database is closed")
+        return self._conn
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version (``PRAGMA user_version``)."""
+        with _sqlite_errors():
+            return migrations.user_version(self.conn)
+
+    # -- writing --------------------------------------------------------------------
+
+    @contextmanager
+    def _immediate(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        with _sqlite_errors():
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+    def add_read(self, read: ReadInput) -> Read:
+        """Validate and append one read in its own transaction; returns it as stored."""
+        return self.add_reads([read])[0]
+
+    def add_reads(self, reads: Iterable[ReadInput]) -> list[Read]:
+        """Append several reads in one transaction (all or none), in order.
+
+        A read may supersede one earlier in the same batch.
+        """
+        inputs = [normalized(r) for r in reads]
+        stored: list[Read] = []
+        with self._immediate() as conn:
+            # The chain tip is read under the write lock, so concurrent writers chain.
+            tip = conn.execute("SELECT id, row_hash FROM reads ORDER BY id DESC LIMIT 1").fetchone()
+            last_id, prev = (tip[0], tip[1]) if tip else (0, GENESIS)
+            for r in inputs:
+                if r.supersedes is not None:
+                    self._check_supersedes(conn, r)
+                last_id += 1
+                # Taken under the lock, so created_at follows id order on one machine.
+                created = datetime.now(UTC).isoformat(timespec="microseconds")
+                values: dict[str, object] = {"id": last_id, "created_at": created}
+                values.update({name: getattr(r, name) for name in _INPUT_FIELDS})
+                values["final_diagnosis"] = r.final_diagnosis.value
+                values["prev_hash"] = prev
+                values["row_hash"] = prev = row_hash(prev, values)
+                conn.execute(_INSERT, [values[c] for c in _ALL_COLUMNS])
+                stored.append(_to_read(values))
+        for read in stored:
+            log.info("saved read %d (study %s, %s)", read.id, key_tag(read.study_key), read.final_diagnosis.value)
+        return stored
+
+    @staticmethod
+    def _check_supersedes(conn: sqlite3.Connection, r: ReadInput) -> None:
+        row = conn.execute("SELECT study_key FROM reads WHERE id = ?", (r.supersedes,)).fetchone()
+        if row is None:
+            raise InvalidReadError(f"cannot amend read {r.supersedes}: there is no such read")
+        if row[0] != r.study_key:
+            raise InvalidReadError(f"cannot amend read {r.supersedes}: it belongs to a different study")
+
+    # -- reading --------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[Read]:
+        with _sqlite_errors():
+            return [_to_read(row) for row in self.conn.execute(sql, params)]
+
+    def get(self, read_id: int) -> Read | None:
+        """The read with this id, or None."""
+        found = self._query(f"{_SELECT} WHERE id = ?", (read_id,))
+        return found[0] if found else None
+
+    def latest_for(self, study_key: str) -> Read | None:
+        """The newest read of a study (its current confirmed diagnosis), or None."""
+        found = self._query(f"{_SELECT} WHERE study_key = ? ORDER BY id DESC LIMIT 1", (study_key,))
+        return found[0] if found else None
+
+    def latest_by_keys(self, keys: Iterable[str]) -> dict[str, Read]:
+        """study_key -> newest read, for those keys that have any read."""
+        unique = list(dict.fromkeys(keys))
+        out: dict[str, Read] = {}
+        for start in range(0, len(unique), _CHUNK):
+            chunk = unique[start : start + _CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            sql = f"{_SELECT} WHERE id IN (SELECT max(id) FROM reads WHERE study_key IN ({marks}) GROUP BY study_key)"
+            out.update((r.study_key, r) for r in self._query(sql, chunk))
+        return out
+
+    def history(self, study_key: str) -> list[Read]:
+        """Every read of a study, oldest first (the original, then its amendments)."""
+        return self._query(f"{_SELECT} WHERE study_key = ? ORDER BY id", (study_key,))
+
+    def reads(
+        self,
+        reviewer: str | None = None,
+        since: datetime | date | None = None,
+        until: datetime | date | None = None,
+        latest_only: bool = True,
+    ) -> list[Read]:
+        """Reads in id order, filtered; with ``latest_only`` the newest per study.
+
+        Filters apply first, then "latest": ``until`` therefore gives each study's state
+        as of that moment, ``reviewer`` that reviewer's own last word per study.
+        ``since``/``until`` dates cover whole local days (``until`` inclusive); naive
+        datetimes are local time.
+        """
+        where: list[str] = []
+        params: list[object] = []
+        if reviewer is not None:
+            where.append("reviewer = ?")
+            params.append(reviewer)
+        for bound, end in ((since, False), (until, True)):
+            if bound is not None:
+                op, iso = _utc_bound(bound, end=end)
+                where.append(f"created_at {op} ?")
+                params.append(iso)
+        cond = " AND ".join(where) or "1"
+        if latest_only:
+            sql = f"{_SELECT} WHERE id IN (SELECT max(id) FROM reads WHERE {cond} GROUP BY study_key) ORDER BY id"
+        else:
+            sql = f"{_SELECT} WHERE {cond} ORDER BY id"
+        return self._query(sql, params)
+
+    def count(self) -> int:
+        """Number of stored reads (all history)."""
+        with _sqlite_errors():
+            return int(self.conn.execute("SELECT count(*) FROM reads").fetchone()[0])
+
+    # -- audit ----------------------------------------------------------------------
+
+    def verify(self) -> VerifyResult:
+        """Recompute the hash chain from the first read; report the first broken link.
+
+        Detects any edit, insertion or removal inside the chain, even one made with the
+        triggers dropped. Removing the newest reads leaves a shorter valid chain; compare
+        ``checked`` and the last row_hash with a previously exported copy to catch that.
+        """
+        prev, checked = GENESIS, 0
+        with _sqlite_errors():
+            for row in self.conn.execute("SELECT * FROM reads ORDER BY id"):
+                checked += 1
+                rid = row["id"]
+                if row["prev_hash"] != prev:
+                    return VerifyResult(
+                        False, checked, rid,
+                        f"read {rid} does not link to the read before it: a read was changed, "
+                        "removed or inserted at or before this point",
+                    )  # fmt: skip
+                try:
+                    expected = row_hash(prev, row)
+                except (TypeError, ValueError):
+                    expected = ""
+                if row["row_hash"] != expected:
+                    return VerifyResult(
+                        False, checked, rid, f"read {rid} was changed after it was saved (hash mismatch)"
+                    )
+                prev = row["row_hash"]
+        log.info("reads chain verified: %d reads intact", checked)
+        return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact")
+
+
+def _to_read(row: sqlite3.Row | dict[str, object]) -> Read:
+    values = {name: row[name] for name in _ALL_COLUMNS}
+    values["final_diagnosis"] = Diagnosis(values["final_diagnosis"])
+    values["created_at"] = datetime.fromisoformat(str(values["created_at"]))
+    return Read(**values)  # type: ignore[arg-type]
