@@ -1,0 +1,58 @@
+"""Build the application: QApplication, theme, store, main window, inference worker; run it."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+
+def _load_classifier() -> Any:
+    # Imported here, and called on the inference thread: TensorFlow never loads on the GUI thread.
+    from xray_desktop.model.classifier import Classifier
+
+    return Classifier.load()
+
+
+def run(paths: list[str]) -> int:
+    """Show the review window (before the model loads), open ``paths``, run the event loop."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from xray_desktop import settings
+    from xray_desktop.logging_setup import setup_logging
+    from xray_desktop.records import Store, StoreError
+    from xray_desktop.ui.main_window import MainWindow
+    from xray_desktop.ui.settings_store import SettingsStore
+    from xray_desktop.ui.theme import apply_dark_theme
+    from xray_desktop.ui.workers import configure_threads
+
+    setup_logging()
+    configure_threads()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setOrganizationName(settings.APP_AUTHOR)
+    app.setApplicationName(settings.APP_NAME)
+    app.setApplicationDisplayName("X-ray review")
+    apply_dark_theme(app)  # type: ignore[arg-type]
+    try:
+        store = Store.open()
+    except StoreError as exc:
+        # Never fall back to a fresh database: reads would silently go somewhere else.
+        log.error("reads database unavailable: %s", exc)
+        QMessageBox.critical(None, "Reads database unavailable",
+                             f"The database of confirmed reads could not be opened:\n\n{exc}\n\n"
+                             "Nothing was changed. Fix the problem (or set XRAY_DESKTOP_DB) and restart.")
+        return 1
+    window = MainWindow(settings=SettingsStore(), store=store, classifier_factory=_load_classifier)
+    window.show()
+    QTimer.singleShot(0, window.ensure_reviewer)
+    if paths:
+        QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
+    log.info("window shown")
+    try:
+        return int(app.exec())
+    finally:
+        window.shutdown()
+        store.close()

@@ -1,0 +1,1 @@
+"""The Qt user interface: main window, panels, worker threads. Only this package imports Qt widgets."""

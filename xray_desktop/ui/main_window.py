@@ -1,0 +1,417 @@
+"""The review workstation window: work list | viewer | AI + diagnosis panels."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Slot
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QApplication,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QPlainTextEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xray_desktop import settings as keys
+from xray_desktop.domain import Prediction, Study
+from xray_desktop.records import StoreError
+from xray_desktop.ui.batch import BatchController, apply_prediction
+from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
+from xray_desktop.ui.dialogs import (
+    ExportOptions,
+)
+from xray_desktop.ui.image_view import ModelInputView
+from xray_desktop.ui.menus import build_menus
+from xray_desktop.ui.prediction_panel import PredictionPanel, unavailable_text
+from xray_desktop.ui.settings_store import SettingsStore
+from xray_desktop.ui.study_list import Status, StudyListModel, StudyListPanel
+from xray_desktop.ui.viewer_panel import ViewerPanel
+from xray_desktop.ui.window_actions import WindowActions
+from xray_desktop.ui.workers import (
+    ClassifierLike,
+    InferenceService,
+    Loaded,
+    LoadSignals,
+    LoadTask,
+    make_pool,
+    next_request_id,
+)
+
+log = logging.getLogger(__name__)
+CACHE_SIZE = 3  # decoded studies kept: the current one and the next (full pixels are big)
+_TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
+
+
+@dataclass
+class _Cached:
+    study: Study
+    prediction: Prediction | None = None
+
+
+class MainWindow(WindowActions, QMainWindow):
+    """Wires the work list, viewer, AI panel and diagnosis panel to the workers and the store."""
+
+    def __init__(self, settings: SettingsStore, store: Any,
+                 classifier_factory: Callable[[], ClassifierLike] | None,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("X-ray review")
+        self.setAcceptDrops(True)
+        self.settings, self.store = settings, store
+        # Tests set this to skip the file dialog: returns the options, or None to cancel.
+        self.export_options_provider: Callable[[], ExportOptions | None] | None = None
+        self._cache: OrderedDict[Path, _Cached] = OrderedDict()
+        self._current_row = -1
+        self._view_rid = 0  # id of the load for the study on screen; others are stale
+        self._pred_rid = 0  # id of the prediction for the study on screen
+        self._shown = QElapsedTimer()
+        self._started = False
+
+        self.model = StudyListModel(self)
+        self.list_panel = StudyListPanel(self.model)
+        self.viewer = ViewerPanel()
+        self.prediction_panel = PredictionPanel()
+        self.model_input_view = ModelInputView()
+        self.diagnosis_panel = DiagnosisPanel()
+        self.inference = InferenceService(classifier_factory, self)
+        self.batch = BatchController(self.model, self.inference, store, self)
+        self.view_pool = make_pool(1)
+        self.view_signals = LoadSignals(self)
+        self._build_layout()
+        build_menus(self)
+        self._build_shortcuts()
+        self.model_status = QLabel("AI model: not started")
+        self.statusBar().addPermanentWidget(self.model_status)
+        self._connect()
+        self._restore_settings()
+        QApplication.instance().installEventFilter(self)  # Space-hold needs key release events
+
+    # -- construction ---------------------------------------------------------------------
+    def _build_layout(self) -> None:
+        right_top = QWidget()
+        rl = QVBoxLayout(right_top)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.prediction_panel)
+        self.about_model_button = QPushButton("Model card and intended use…")
+        self.about_model_button.clicked.connect(self.show_model_card)
+        rl.addWidget(self.about_model_button)
+        rl.addWidget(self.model_input_view)
+        scroll = QScrollArea()
+        scroll.setWidget(right_top)
+        scroll.setWidgetResizable(True)
+        self.right_splitter = QSplitter(Qt.Orientation.Vertical)
+        self.right_splitter.addWidget(scroll)
+        self.right_splitter.addWidget(self.diagnosis_panel)
+        self.right_splitter.setSizes([560, 300])
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(self.list_panel)
+        self.splitter.addWidget(self.viewer)
+        self.splitter.addWidget(self.right_splitter)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([500, 720, 400])
+        self.setCentralWidget(self.splitter)
+        self.resize(1600, 950)
+
+    def _connect(self) -> None:
+        self.list_panel.current_changed.connect(self._on_current_changed)
+        self.list_panel.cancel_requested.connect(self.batch.cancel)
+        self.model.rowsInserted.connect(self._on_rows_inserted)
+        self.batch.progress_changed.connect(self.list_panel.set_progress)
+        self.batch.row_loaded.connect(self._on_row_loaded)
+        self.batch.skipped.connect(self._on_skipped)
+        self.batch.finished.connect(self._on_batch_finished)
+        self.view_signals.loaded.connect(self._on_view_loaded)
+        self.view_signals.failed.connect(self._on_view_failed)
+        self.inference.model_loaded.connect(self._on_model_loaded)
+        self.inference.model_failed.connect(self._on_model_failed)
+        self.inference.prediction_ready.connect(self._on_prediction_ready)
+        self.inference.failed.connect(self._on_prediction_failed)
+        self.prediction_panel.threshold_changed.connect(self._on_threshold_changed)
+        self.prediction_panel.operating_point_changed.connect(self._on_operating_point_changed)
+        self.prediction_panel.prevalence_changed.connect(self._on_prevalence_changed)
+        self.diagnosis_panel.confirm_requested.connect(self.confirm)
+        self.viewer.tags_requested.connect(self.show_tags)
+        self.viewer.heatmap_toggled.connect(lambda on: self.settings.set(keys.HEATMAP_VISIBLE, on))
+        self.viewer.heatmap_opacity_changed.connect(lambda v: self.settings.set(keys.HEATMAP_OPACITY, v))
+        self.viewer.metadata_toggled.connect(lambda on: self.settings.set(keys.METADATA_VISIBLE, on))
+        self.list_panel.sort_combo.currentIndexChanged.connect(
+            lambda _i: self.settings.set(keys.WORKLIST_SORT, self.list_panel.sort_mode()))
+        self.list_panel.unconfirmed_check.toggled.connect(lambda on: self.settings.set(keys.UNCONFIRMED_ONLY, on))
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        for spec, restore in ((keys.GEOMETRY, self.restoreGeometry), (keys.WINDOW_STATE, self.restoreState),
+                              (keys.SPLITTER, self.splitter.restoreState)):
+            value = s.get(spec)
+            if value is not None:
+                restore(value)
+        self.viewer.set_heatmap_visible(s.get(keys.HEATMAP_VISIBLE))
+        self.viewer.set_heatmap_opacity(s.get(keys.HEATMAP_OPACITY))
+        self.viewer.set_metadata_visible(s.get(keys.METADATA_VISIBLE))
+        self.prediction_panel.set_prevalence(s.get(keys.PREVALENCE))
+        self.list_panel.set_sort_mode(s.get(keys.WORKLIST_SORT))
+        self.list_panel.unconfirmed_check.setChecked(s.get(keys.UNCONFIRMED_ONLY))
+        self.refresh_recent_menu()
+
+    # -- start-up -------------------------------------------------------------------------
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._started:
+            self._started = True
+            self.list_panel.table.setFocus()  # keyboard-first: arrows and letters work at once
+            # After the first paint: the window is on screen before TensorFlow is imported.
+            QTimer.singleShot(0, self.start_inference)
+
+    def start_inference(self) -> None:
+        """Load the model on the worker thread (idempotent)."""
+        if self.inference.state == "idle":
+            self.model_status.setText("AI model: loading…")
+            self.statusBar().showMessage("Loading the AI model…", 5000)
+            self.prediction_panel.set_loading()
+            self.inference.start()
+        elif self.inference.state == "failed":
+            self._on_model_failed(self.inference.error)
+
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open files and folders exactly as a drop does."""
+        paths = [Path(p) for p in paths if str(p)]
+        if not paths:
+            return
+        for p in paths:
+            if p.is_dir():
+                self._remember_folder(p)
+        self.batch.add_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # -- selection and viewing ------------------------------------------------------------
+    @Slot(int)
+    def _on_current_changed(self, row: int) -> None:
+        self._current_row, self._view_rid, self._pred_rid = row, 0, 0
+        self._shown.start()
+        self.viewer.show_study(None, "")
+        self.model_input_view.set_input(None)
+        self.prediction_panel.set_prediction(None)
+        if row < 0:
+            self.diagnosis_panel.setEnabled(False)
+            self.viewer.show_study(None)
+            return
+        r = self.model.rows[row]
+        self._refresh_diagnosis_panel(row)
+        if r.status == Status.ERROR:
+            self.viewer.show_study(None, f"Cannot show {r.path.name}: {r.error}")
+            return
+        cached = self._cache.get(r.path)
+        if cached is not None:
+            self._show(row, cached)
+        else:
+            self.viewer.show_study(None, "Loading…")
+            self._view_rid = next_request_id()
+            self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals))
+
+    def _refresh_diagnosis_panel(self, row: int) -> None:
+        r = self.model.rows[row]
+        panel = self.diagnosis_panel
+        panel.setEnabled(bool(r.key))
+        history: list[Any] = []
+        if r.read is not None and self.store is not None:
+            try:
+                history = self.store.history(r.key)
+            except StoreError as exc:
+                self.statusBar().showMessage(f"Could not read the history: {exc}", 8000)
+        panel.show_read(r.read, history)
+        panel.set_ai_label(r.ai_label(self._threshold()))
+
+    def _show(self, row: int, cached: _Cached) -> None:
+        self._cache.move_to_end(cached.study.path)
+        self.viewer.show_study(cached.study)
+        self._shown.start()
+        if cached.prediction is not None:
+            self._show_prediction(row, cached.prediction)
+        elif self.inference.available:
+            self.prediction_panel.status_label.setText("Analysing…")
+            self._pred_rid = self.inference.request(cached.study, heatmap=True)
+        self._prefetch_after(row)
+
+    def _show_prediction(self, row: int, p: Prediction) -> None:
+        self.viewer.set_heatmap(p.heatmap)
+        self.model_input_view.set_input(p.model_input)
+        self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason)
+        self.diagnosis_panel.set_ai_label(self.model.rows[row].ai_label(self._threshold()))
+        if self.inference.info is not None:
+            self.prediction_panel.status_label.setText(
+                f"Model {self.inference.info.card.name} {self.inference.info.version}")
+
+    def _prefetch_after(self, row: int) -> None:
+        order = self.list_panel.visible_source_rows()
+        if row not in order or order.index(row) + 1 >= len(order):
+            return
+        nxt = self.model.rows[order[order.index(row) + 1]]
+        if nxt.status != Status.ERROR and nxt.path not in self._cache:
+            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals))
+
+    def _put_cache(self, loaded: Loaded) -> _Cached:
+        entry = self._cache.get(loaded.path) or _Cached(loaded.study)
+        self._cache[loaded.path] = entry
+        self._cache.move_to_end(loaded.path)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return entry
+
+    @Slot(int, object)
+    def _on_view_loaded(self, rid: int, loaded: Loaded) -> None:
+        row = self.model.row_of(loaded.path)
+        if row is None:
+            return
+        entry = self._put_cache(loaded)
+        r = self.model.rows[row]
+        if not r.key or r.status in (Status.QUEUED, Status.CANCELLED):
+            self.batch.absorb(row, loaded)
+            if row == self._current_row:
+                self._refresh_diagnosis_panel(row)
+        if rid == self._view_rid and row == self._current_row:
+            self._view_rid = 0
+            self._show(row, entry)
+
+    @Slot(int, str)
+    def _on_view_failed(self, rid: int, reason: str) -> None:
+        if rid != self._view_rid or self._current_row < 0:
+            return  # a prefetch: the batch reports that file's error itself
+        r = self.model.rows[self._current_row]
+        r.status, r.error = Status.ERROR, reason
+        self.model.touch(self._current_row)
+        self.viewer.show_study(None, f"Cannot show {r.path.name}: {reason}")
+
+    @Slot(int, object)
+    def _on_row_loaded(self, row: int, loaded: Loaded) -> None:
+        # The batch decoded the study on screen (or the next one): reuse it rather than decode twice.
+        if row == self._current_row and not self.diagnosis_panel.isEnabled():
+            self._refresh_diagnosis_panel(row)  # its key is known now, so it can be confirmed
+        if row == self._current_row and self._view_rid:
+            self._view_rid = 0
+            self._show(row, self._put_cache(loaded))
+
+    @Slot(int, object)
+    def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
+        if rid != self._pred_rid or self._current_row < 0:
+            return  # the batch's request, or the user has moved on
+        self._pred_rid = 0
+        row = self._current_row
+        path = self.model.rows[row].path
+        if path in self._cache:
+            self._cache[path].prediction = prediction
+        apply_prediction(self.model, row, prediction)
+        self._show_prediction(row, prediction)
+
+    @Slot(int, str)
+    def _on_prediction_failed(self, rid: int, reason: str) -> None:
+        if rid == self._pred_rid:
+            self._pred_rid = 0
+            self.prediction_panel.status_label.setText(reason)
+
+    @Slot(object, object, object)
+    def _on_rows_inserted(self, *_args: Any) -> None:
+        if self.list_panel.current_source_row() < 0:
+            QTimer.singleShot(0, self._select_first_if_none)
+
+    def _select_first_if_none(self) -> None:
+        if self.list_panel.current_source_row() < 0:
+            self.list_panel.step(0)
+
+    # -- model ----------------------------------------------------------------------------
+    @Slot(object)
+    def _on_model_loaded(self, info: Any) -> None:
+        s = self.settings
+        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
+                                       op_name=s.get(keys.OPERATING_POINT))
+        self.model_status.setText(f"AI model: {info.card.name} {info.version}")
+        self.statusBar().showMessage("AI model ready", 4000)
+        self.model.set_threshold(self.prediction_panel.threshold())
+        row = self._current_row
+        if row >= 0 and not self._pred_rid:
+            cached = self._cache.get(self.model.rows[row].path)
+            if cached is not None and cached.prediction is None:
+                self._pred_rid = self.inference.request(cached.study, heatmap=True)
+
+    @Slot(str)
+    def _on_model_failed(self, reason: str) -> None:
+        text = unavailable_text(reason)
+        self.prediction_panel.set_unavailable(reason)
+        self.model_status.setText("AI unavailable")
+        self.model_status.setToolTip(text)
+        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
+
+    def _threshold(self) -> float | None:
+        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
+
+    @Slot(float)
+    def _on_threshold_changed(self, threshold: float) -> None:
+        self.model.set_threshold(threshold)
+        self.settings.set(keys.THRESHOLD, threshold)
+        if self._current_row >= 0:
+            self.diagnosis_panel.set_ai_label(self.model.rows[self._current_row].ai_label(self._threshold()))
+
+    @Slot(str)
+    def _on_operating_point_changed(self, name: str) -> None:
+        self.settings.set(keys.OPERATING_POINT, name)
+
+    @Slot(float)
+    def _on_prevalence_changed(self, fraction: float) -> None:
+        self.settings.set(keys.PREVALENCE, fraction)
+
+    # -- diagnosis ------------------------------------------------------------------------
+    @Slot(int)
+    def _on_skipped(self, n: int) -> None:
+        self.statusBar().showMessage(f"{n} non-image file{'s' if n != 1 else ''} skipped", 5000)
+
+    @Slot()
+    def _on_batch_finished(self) -> None:
+        self.list_panel.set_progress(0, 0)
+
+    # -- keys and closing -----------------------------------------------------------------
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Save the layout, stop every thread (idempotent). Reads are already committed."""
+        if getattr(self, "_shut", False):
+            return
+        self._shut = True
+        QApplication.instance().removeEventFilter(self)
+        s = self.settings
+        s.set(keys.GEOMETRY, self.saveGeometry())
+        s.set(keys.WINDOW_STATE, self.saveState())
+        s.set(keys.SPLITTER, self.splitter.saveState())
+        s.sync()
+        self.batch.shutdown()
+        self.view_pool.clear()
+        self.view_pool.waitForDone(2000)
+        self.inference.shutdown()
+

@@ -1,0 +1,259 @@
+"""The main window's actions: keyboard, reviewer, opening dialogs, confirming, exporting, help.
+
+A mixin of :class:`~xray_desktop.ui.main_window.MainWindow`, kept apart so that the window
+module stays about layout and wiring; every method here uses only the window's attributes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, QObject, Qt, QUrl
+from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QLineEdit,
+    QMessageBox,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
+
+from xray_desktop import settings as keys
+from xray_desktop.domain import Diagnosis
+from xray_desktop.logging_setup import key_hash
+from xray_desktop.records import ReadInput, StoreError, export_csv
+from xray_desktop.ui.dialogs import (
+    ExportDialog,
+    ReviewerDialog,
+    TagsDialog,
+    TextDialog,
+    model_card_html,
+    shortcuts_html,
+)
+from xray_desktop.ui.prediction_panel import unavailable_text
+from xray_desktop.ui.study_list import Status
+
+log = logging.getLogger(__name__)
+_TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
+
+
+class WindowActions:
+    """Mixin: user actions of the review window (see the module docstring)."""
+
+    # Attributes provided by MainWindow (declared for readers and type checkers).
+    settings: Any
+    store: Any
+    model: Any
+    list_panel: Any
+    viewer: Any
+    diagnosis_panel: Any
+    prediction_panel: Any
+    inference: Any
+    export_options_provider: Any
+    _current_row: int
+    _shown: Any
+    _cache: Any
+
+    def _build_shortcuts(self) -> None:
+        # QShortcut in window context: text fields accept the ShortcutOverride for plain keys,
+        # so typing "p" in the note never sets the diagnosis.
+        dx = self.diagnosis_panel
+        table: list[tuple[str, Callable[[], None]]] = [
+            ("P", lambda: self._set_diagnosis(Diagnosis.PNEUMONIA)),
+            ("N", lambda: self._set_diagnosis(Diagnosis.NORMAL)),
+            ("I", lambda: self._set_diagnosis(Diagnosis.INDETERMINATE)),
+            ("O", lambda: self._set_diagnosis(Diagnosis.OTHER)),
+            ("J", lambda: self.list_panel.step(1)),
+            ("K", lambda: self.list_panel.step(-1)),
+            ("Ctrl+Return", self.confirm),
+            ("Ctrl+Enter", self.confirm),
+        ]
+        table += [(str(n), lambda n=n: dx.isEnabled() and dx.set_confidence(n)) for n in range(1, 6)]
+        self.shortcuts: dict[str, QShortcut] = {}
+        for key, fn in table:
+            sc = QShortcut(QKeySequence(key), self)
+            sc.setContext(Qt.ShortcutContext.WindowShortcut)
+            sc.activated.connect(fn)
+            self.shortcuts[key] = sc
+
+    def ensure_reviewer(self) -> str:
+        """The reviewer's name, asking for it once when it is not set."""
+        name = self.settings.get(keys.REVIEWER).strip()
+        if not name:
+            name = self.change_reviewer()
+        return name
+
+    def change_reviewer(self) -> str:
+        dlg = ReviewerDialog(self.settings.get(keys.REVIEWER), self)
+        if dlg.exec() and dlg.name():
+            self.settings.set(keys.REVIEWER, dlg.name())
+            self.settings.sync()
+            self.statusBar().showMessage(f"Reviewer: {dlg.name()}", 4000)
+        return self.settings.get(keys.REVIEWER).strip()
+
+    def open_files_dialog(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.settings.get(keys.LAST_DIR),
+                                                "Images (*.dcm *.dicom *.png *.jpg *.jpeg);;All files (*)")
+        if files:
+            self.settings.set(keys.LAST_DIR, str(Path(files[0]).parent))
+            self.open_paths(files)
+
+    def open_folder_dialog(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.settings.get(keys.LAST_DIR))
+        if folder:
+            self.settings.set(keys.LAST_DIR, folder)
+            self.open_paths([folder])
+
+    def _remember_folder(self, folder: Path) -> None:
+        recent = [f for f in self.settings.get(keys.RECENT_FOLDERS) if f != str(folder)]
+        self.settings.set(keys.RECENT_FOLDERS, [str(folder), *recent][:8])
+        self.refresh_recent_menu()
+
+    def refresh_recent_menu(self) -> None:
+        menu = getattr(self, "recent_menu", None)
+        if menu is None:
+            return
+        menu.clear()
+        for folder in self.settings.get(keys.RECENT_FOLDERS):
+            menu.addAction(folder, lambda f=folder: self.open_paths([f]))
+        menu.setEnabled(bool(menu.actions()))
+
+    def _set_diagnosis(self, d: Diagnosis) -> None:
+        if self.diagnosis_panel.isEnabled():
+            self.diagnosis_panel.set_diagnosis(d)
+
+    def confirm(self) -> bool:
+        """Save the read now (committed before anything else happens) and go to the next study."""
+        row, panel = self._current_row, self.diagnosis_panel
+        if row < 0 or not panel.isEnabled():
+            return False
+        problem = panel.problem()
+        if problem:
+            self.statusBar().showMessage(problem, 5000)
+            return False
+        reviewer = self.ensure_reviewer()
+        if not reviewer:
+            self.statusBar().showMessage("Enter your name to confirm diagnoses", 5000)
+            return False
+        r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
+        md = r.metadata
+        gate = "" if r.gate_accepted is None else ("accepted" if r.gate_accepted else f"rejected: {r.gate_reason}")
+        read_input = ReadInput(
+            reviewer=reviewer, study_key=r.key, file_path=str(r.path), file_sha256=r.sha256,
+            final_diagnosis=panel.diagnosis(), confidence=int(panel.confidence() or 0),
+            patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
+            birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
+            accession=md.accession if md else "",
+            ai_probability=r.probability if threshold is not None else None,
+            threshold=threshold, operating_point=self.prediction_panel.operating_point_name() if threshold else "",
+            ai_label=r.ai_label(threshold), model_version=info.version if info else "",
+            model_sha256=info.sha256 if info else "", gate_result=gate, note=panel.note(),
+            time_spent_ms=int(self._shown.elapsed()) if self._shown.isValid() else 0,
+            supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
+        )
+        try:
+            read = self.store.add_read(read_input)
+        except StoreError as exc:
+            log.error("saving a read failed: %s", exc)
+            QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
+            return False
+        log.info("read %s saved for study %s", read.id, key_hash(r.key))
+        order = self.list_panel.visible_source_rows()
+        r.read, r.status = read, Status.CONFIRMED
+        self.model.touch(row)
+        self.model.flush()  # show it at once: the reader's action, not a batch update
+        self.statusBar().showMessage(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
+        self._go_to_next_unconfirmed(row, order)
+        return True
+
+    def _go_to_next_unconfirmed(self, row: int, order: list[int]) -> None:
+        pos = order.index(row) if row in order else -1
+        for cand in order[pos + 1:] + order[:max(pos, 0)]:
+            if self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR):
+                self.list_panel.select_source_row(cand)
+                return
+        self.statusBar().showMessage("All studies in the list are confirmed", 6000)
+        if not self.list_panel.select_source_row(row):
+            self._on_current_changed(self.list_panel.current_source_row())
+        else:
+            self._refresh_diagnosis_panel(row)
+
+    # -- dialogs and menu actions ---------------------------------------------------------
+    def show_tags(self) -> None:
+        cached = self._cache.get(self.model.rows[self._current_row].path) if self._current_row >= 0 else None
+        TagsDialog(cached.study.tags if cached else [], self).exec()
+
+    def show_model_card(self) -> None:
+        info = self.inference.info
+        if info is None:
+            html = f"<p>{unavailable_text(self.inference.error or 'the model is still loading')}</p>"
+        else:
+            html = model_card_html(info.card, info.version, info.sha256)
+        TextDialog("About the AI model", html, self).exec()
+
+    def show_shortcuts(self) -> None:
+        TextDialog("Keyboard shortcuts", shortcuts_html(), self).exec()
+
+    def open_log_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(keys.log_dir())))
+
+    def export_confirmed(self) -> int | None:
+        """File → Export…: ask for options (or use the injected provider), write, say where."""
+        if self.export_options_provider is not None:
+            opts = self.export_options_provider()
+        else:
+            dlg = ExportDialog(self.settings.get(keys.LAST_DIR), self)
+            opts = dlg.options() if dlg.exec() else None
+        if opts is None:
+            return None
+        try:
+            n = export_csv(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)
+        except (StoreError, OSError, ValueError) as exc:
+            self.statusBar().showMessage(f"Export failed: {exc}", 10000)
+            return None
+        msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
+        self.statusBar().showMessage(msg, 10000)
+        box = QMessageBox(QMessageBox.Icon.Information, "Export finished", msg, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()  # non-blocking: the reader can keep working
+        self.last_export_box = box
+        return n
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        # Space held hides overlays: that needs press *and* release, which QShortcut cannot give.
+        # Down/Up move in the list unless a slider, spin box or text field wants the arrows.
+        kind = event.type()
+        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(obj, QWidget) \
+                and (obj is self or self.isAncestorOf(obj)):
+            ke: QKeyEvent = event  # type: ignore[assignment]
+            focus = QApplication.focusWidget()
+            plain = ke.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
+            if ke.key() == Qt.Key.Key_Space and plain and not _typing(focus):
+                if not ke.isAutoRepeat():
+                    self.viewer.view.set_overlays_hidden(kind == QEvent.Type.KeyPress)
+                return True
+            if ke.key() == Qt.Key.Key_Question and not _typing(focus):
+                if kind == QEvent.Type.KeyPress:  # "?" is Shift+/ on most layouts: match the character
+                    self.show_shortcuts()
+                return True
+            if ke.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up) and plain and not _typing(focus) \
+                    and not isinstance(focus, QAbstractSlider | QComboBox):
+                if kind == QEvent.Type.KeyPress:
+                    self.list_panel.step(1 if ke.key() == Qt.Key.Key_Down else -1)
+                return True
+        return super().eventFilter(obj, event)
+
+
+def _typing(w: QWidget | None) -> bool:
+    if isinstance(w, QComboBox):
+        return w.isEditable()
+    return isinstance(w, _TEXT_INPUTS)

@@ -1,0 +1,298 @@
+"""ALL threading of the GUI: the inference worker thread and the file-loading thread pool.
+
+Every request carries an id from :func:`next_request_id`; the receiver compares it with the
+id it is waiting for and drops stale answers, so the user moving on never shows old results.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage
+
+from xray_desktop.domain import Prediction, Study
+from xray_desktop.io import StudyLoadError, load_study, scan
+
+log = logging.getLogger(__name__)
+
+THUMB_SIZE = 64
+_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def configure_threads() -> None:
+    """Process-wide threading policy for the GUI (called by ``app.run``).
+
+    Every Python callback from Qt (a model's ``data()`` while painting) must take the GIL;
+    with the default 5 ms switch interval a busy decoder thread makes each one wait up to
+    5 ms, and a repaint of the list then stalls for a visible fraction of a second.
+    """
+    sys.setswitchinterval(0.001)
+
+
+def next_request_id() -> int:
+    """A process-wide increasing id for loads and predictions."""
+    with _ids_lock:
+        return next(_ids)
+
+
+class ClassifierLike(Protocol):
+    """What the GUI needs from a classifier (the real one or a test fake)."""
+
+    card: Any
+    version: str
+    sha256: str
+
+    def predict(self, study: Study, heatmap: bool = True) -> Prediction: ...
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What the GUI keeps about the loaded model (the classifier itself stays on its thread)."""
+
+    card: Any  # ModelCard
+    version: str
+    sha256: str
+
+
+@dataclass
+class Loaded:
+    """A decoded study and its thumbnail, as produced by a :class:`LoadTask`."""
+
+    path: Path
+    study: Study
+    thumbnail: QImage
+
+
+# -- inference -------------------------------------------------------------------------------
+
+
+class InferenceWorker(QObject):
+    """Owns the classifier; lives on its own QThread; answers one request at a time."""
+
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)  # reason, for the user
+    prediction_ready = Signal(int, object)  # request id, Prediction
+    failed = Signal(int, str)  # request id, reason
+
+    def __init__(self, factory: Callable[[], ClassifierLike]) -> None:
+        super().__init__()
+        self._factory = factory
+        self._classifier: ClassifierLike | None = None
+        self._error = ""
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._cancelled: set[int] = set()
+
+    @Slot()
+    def load_model(self) -> None:
+        """Build the classifier on this thread (TensorFlow is imported here, never on the GUI thread)."""
+        if self._stop.is_set():
+            return
+        try:
+            self._classifier = self._factory()
+        except Exception as exc:  # noqa: BLE001 - any load failure leaves the app a plain viewer
+            self._error = str(exc) or type(exc).__name__
+            log.warning("model load failed: %s", self._error)
+            self.model_failed.emit(self._error)
+            return
+        c = self._classifier
+        self.model_loaded.emit(ModelInfo(c.card, str(c.version), str(c.sha256)))
+
+    @Slot(int, object, bool)
+    def predict(self, request_id: int, study: Study, heatmap: bool) -> None:
+        """Classify ``study`` unless the request was cancelled or the app is closing."""
+        if self._stop.is_set() or self._take_cancelled(request_id):
+            return
+        if self._classifier is None:
+            self.failed.emit(request_id, self._error or "model not loaded")
+            return
+        try:
+            prediction = self._classifier.predict(study, heatmap=heatmap)
+        except Exception as exc:  # noqa: BLE001 - one bad study must not kill the worker
+            log.warning("prediction %d failed: %s", request_id, exc)
+            self.failed.emit(request_id, f"analysis failed: {exc}")
+            return
+        if not self._stop.is_set():
+            self.prediction_ready.emit(request_id, prediction)
+
+    # Called from the GUI thread; guarded by a lock because the worker reads the set.
+    def cancel(self, request_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._cancelled.update(request_ids)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _take_cancelled(self, request_id: int) -> bool:
+        with self._lock:
+            if request_id in self._cancelled:
+                self._cancelled.discard(request_id)
+                return True
+        return False
+
+
+class InferenceService(QObject):
+    """GUI-side handle of the inference thread: start, request, cancel, shut down."""
+
+    predict_requested = Signal(int, object, bool)  # request id, Study, want a heat map
+    _load_requested = Signal()  # asks the worker to load the model on its thread
+    model_loaded = Signal(object)  # ModelInfo
+    model_failed = Signal(str)  # reason
+    prediction_ready = Signal(int, object)  # request id, Prediction
+    failed = Signal(int, str)  # request id, reason
+
+    def __init__(self, factory: Callable[[], ClassifierLike] | None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.state = "idle"  # idle -> loading -> ready | failed
+        self.info: ModelInfo | None = None
+        self.error = ""
+        self._thread: QThread | None = None
+        self._worker: InferenceWorker | None = None
+        if factory is None:
+            self.state, self.error = "failed", "no model configured"
+            return
+        self._thread = QThread()
+        self._thread.setObjectName("inference")
+        self._worker = InferenceWorker(factory)
+        self._worker.moveToThread(self._thread)
+        self._load_requested.connect(self._worker.load_model)
+        self.predict_requested.connect(self._worker.predict)
+        self._worker.model_loaded.connect(self._on_model_loaded)
+        self._worker.model_failed.connect(self._on_model_failed)
+        self._worker.prediction_ready.connect(self.prediction_ready)
+        self._worker.failed.connect(self.failed)
+        self._thread.finished.connect(self._worker.deleteLater)
+
+    @property
+    def available(self) -> bool:
+        """True when the model is loaded, or still loading (requests then queue behind it)."""
+        return self.state in ("loading", "ready")
+
+    def start(self) -> None:
+        """Start the thread and load the model there; returns at once."""
+        if self._thread is None or self.state != "idle":
+            return
+        self.state = "loading"
+        self._thread.start()
+        self._load_requested.emit()
+
+    def request(self, study: Study, heatmap: bool) -> int:
+        """Queue a prediction; returns its request id (the answer comes as a signal)."""
+        rid = next_request_id()
+        self.predict_requested.emit(rid, study, heatmap)
+        return rid
+
+    def cancel(self, request_ids: Iterable[int]) -> None:
+        """Skip these requests if the worker has not started them yet."""
+        if self._worker is not None:
+            self._worker.cancel(request_ids)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Stop the worker thread; pending requests are skipped. True when it ended in time."""
+        if self._thread is None or not self._thread.isRunning():
+            return True
+        assert self._worker is not None
+        self._worker.stop()
+        self._thread.quit()
+        ok = bool(self._thread.wait(timeout_ms))
+        if not ok:
+            log.warning("inference thread still busy after %d ms", timeout_ms)
+        return ok
+
+    @Slot(object)
+    def _on_model_loaded(self, info: ModelInfo) -> None:
+        self.state, self.info = "ready", info
+        self.model_loaded.emit(info)
+
+    @Slot(str)
+    def _on_model_failed(self, reason: str) -> None:
+        self.state, self.error = "failed", reason
+        self.model_failed.emit(reason)
+
+
+# -- file loading ----------------------------------------------------------------------------
+
+
+class LoadSignals(QObject):
+    """Long-lived signals object shared by the tasks of one owner (tasks die, this doesn't)."""
+
+    loaded = Signal(int, object)  # request id, Loaded
+    failed = Signal(int, str)  # request id, the loader's reason
+    scanned = Signal(int, object)  # request id, list[ScanItem] (one chunk)
+    scan_finished = Signal(int)  # request id
+
+
+class LoadTask(QRunnable):
+    """Decode one file and make its thumbnail, off the GUI thread."""
+
+    def __init__(self, request_id: int, path: Path, signals: LoadSignals) -> None:
+        super().__init__()
+        self.request_id, self.path, self.signals = request_id, Path(path), signals
+
+    def run(self) -> None:
+        try:
+            study = load_study(self.path)
+            thumb = make_thumbnail(study.pixels)
+        except StudyLoadError as exc:
+            self.signals.failed.emit(self.request_id, str(exc))
+            return
+        except Exception as exc:  # noqa: BLE001 - a loader bug must become a row error, not a crash
+            log.error("unexpected loader failure: %s", type(exc).__name__)
+            self.signals.failed.emit(self.request_id, f"unexpected error: {type(exc).__name__}")
+            return
+        self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb))
+
+
+class ScanTask(QRunnable):
+    """Walk files and folders; report found files in chunks so the list fills progressively."""
+
+    CHUNK = 25  # small chunks: each insertion is a short GUI-thread slice
+
+    def __init__(self, request_id: int, paths: list[str], signals: LoadSignals) -> None:
+        super().__init__()
+        self.request_id, self.paths, self.signals = request_id, list(paths), signals
+
+    def run(self) -> None:
+        chunk: list[Any] = []
+        try:
+            for item in scan(self.paths):
+                chunk.append(item)
+                if len(chunk) >= self.CHUNK:
+                    self.signals.scanned.emit(self.request_id, chunk)
+                    chunk = []
+        except OSError as exc:
+            log.warning("scan failed: %s", exc.strerror)
+        if chunk:
+            self.signals.scanned.emit(self.request_id, chunk)
+        self.signals.scan_finished.emit(self.request_id)
+
+
+def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> QImage:
+    """A small 8-bit grey QImage (QImage, unlike QPixmap, may be built off the GUI thread)."""
+    arr = np.asarray(pixels)
+    if arr.ndim > 2:
+        arr = arr[..., 0]
+    h, w = arr.shape[:2]
+    step = max(1, int(np.ceil(max(h, w) / size)))
+    small = arr[::step, ::step]
+    u8 = np.ascontiguousarray(np.clip(small * 255.0, 0, 255).astype(np.uint8))
+    img = QImage(u8.data, u8.shape[1], u8.shape[0], u8.strides[0], QImage.Format.Format_Grayscale8)
+    return img.copy()  # own the bytes: ``u8`` dies with this frame
+
+
+def make_pool(threads: int) -> QThreadPool:
+    """A private pool, so batch loading never delays the study the user is looking at."""
+    pool = QThreadPool()
+    pool.setMaxThreadCount(threads)
+    pool.setThreadPriority(QThread.Priority.LowPriority)
+    return pool
