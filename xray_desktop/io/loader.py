@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from pathlib import Path
 
 from xray_desktop.domain import Study
 from xray_desktop.io.errors import StudyLoadError
+from xray_desktop.io.limits import MAX_FILE_BYTES, MAX_PIXELS
 
-# Largest image we decode, checked from the header before any pixel is allocated.
-MAX_PIXELS = 100_000_000
-# Largest file we read at all; real radiographs are well under this.
-MAX_FILE_BYTES = 2_000_000_000
+__all__ = ["MAX_PIXELS", "describe_unknown", "file_sha256", "load_study", "sniff"]
+
+HEAD_BYTES = 512
 
 
 def sniff(head: bytes) -> str:
     """Return "DICOM", "PNG", "JPEG" or "" from the first bytes of a file."""
+    # The 128-byte preamble may hold anything (even an executable header): DICM decides.
     if len(head) >= 132 and head[128:132] == b"DICM":
         return "DICOM"
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -41,6 +43,17 @@ def _looks_like_bare_dicom(head: bytes) -> bool:
     return False
 
 
+def executable_preamble(head: bytes) -> str:
+    """Name the executable format hidden in a DICOM preamble, or ""."""
+    if head.startswith(b"MZ"):
+        return "Windows executable"
+    if head.startswith(b"\x7fELF"):
+        return "ELF executable"
+    if head[:4] in (b"\xfe\xed\xfa\xce", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xcf\xfa\xed\xfe"):
+        return "Mach-O executable"
+    return ""
+
+
 def file_sha256(path: Path) -> str:
     """SHA-256 of a file's bytes, read in chunks."""
     h = hashlib.sha256()
@@ -61,7 +74,9 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         raise StudyLoadError(f"not enough memory to decode {p.name}") from None
     except RecursionError:
         raise StudyLoadError("file structure is nested too deeply to read") from None
-    except Exception as exc:  # noqa: BLE001 - the loader's contract: one exception type
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # the contract: one exception type, Rust codec panics included
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise StudyLoadError(f"cannot decode file: {msg[:200]}") from exc
 
@@ -73,9 +88,10 @@ def _load(p: Path) -> Study:
         raise StudyLoadError("file not found") from None
     except OSError as exc:
         raise StudyLoadError(f"cannot read file: {exc.strerror or exc}") from None
-    if p.is_dir():
+    if stat.S_ISDIR(st.st_mode):
         raise StudyLoadError("is a folder, not an image file")
-    if not p.is_file():
+    if not stat.S_ISREG(st.st_mode):
+        # Never open a FIFO or a device: the open itself could block forever.
         raise StudyLoadError("not a regular file (device, pipe or socket)")
     if st.st_size == 0:
         raise StudyLoadError("file is empty")
@@ -83,17 +99,17 @@ def _load(p: Path) -> Study:
         raise StudyLoadError(f"file of {st.st_size / 1e9:.1f} GB is larger than the 2 GB limit")
     try:
         with open(p, "rb") as fh:
-            head = fh.read(512)
+            head = fh.read(HEAD_BYTES)
+        sha = file_sha256(p)
     except PermissionError:
         raise StudyLoadError("permission denied") from None
     except OSError as exc:
         raise StudyLoadError(f"cannot read file: {exc.strerror or exc}") from None
     kind = sniff(head)
-    sha = file_sha256(p)
     if kind == "DICOM":
         from xray_desktop.io.dicom import load_dicom
 
-        return load_dicom(p, sha)
+        return load_dicom(p, sha, head)
     if kind in ("PNG", "JPEG"):
         from xray_desktop.io.raster import load_raster
 
@@ -103,6 +119,9 @@ def _load(p: Path) -> Study:
 
 def describe_unknown(head: bytes) -> str:
     """Name the format of a file we refuse, when we can tell."""
+    exe = executable_preamble(head)
+    if exe:
+        return f"{exe}, not an image (refused)"
     known = {
         b"II*\x00": "TIFF",
         b"MM\x00*": "TIFF",
@@ -111,13 +130,16 @@ def describe_unknown(head: bytes) -> str:
         b"BM": "BMP",
         b"%PDF": "PDF",
         b"PK\x03\x04": "ZIP archive",
+        b"\x1f\x8b": "gzip archive",
         b"RIFF": "RIFF/WebP",
-        b"MZ": "Windows executable",
-        b"\x7fELF": "ELF executable",
+        b"\x00\x00\x00\x0cjP  ": "JPEG 2000",
+        b"\xffO\xffQ": "JPEG 2000",
     }
     for magic, name in known.items():
         if head.startswith(magic):
             return f"{name} files are not supported (use DICOM, PNG or JPEG)"
-    if head[4:12] in (b"ftypavif", b"ftypheic"):
+    if head[4:12] in (b"ftypavif", b"ftypheic", b"ftypheix", b"ftypmif1"):
         return "HEIF/AVIF files are not supported (use DICOM, PNG or JPEG)"
+    if len(head) >= 132 and head[:128].strip(b"\0") == b"" and head[128:132] != b"DICM":
+        return "file has a DICOM-style preamble but no DICM prefix"
     return "not a DICOM, PNG or JPEG file"

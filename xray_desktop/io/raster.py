@@ -1,8 +1,10 @@
-"""PNG and JPEG studies through Pillow, with an allow-list and a size cap."""
+"""PNG and JPEG studies through Pillow, with an allow-list and a header size cap."""
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -10,20 +12,18 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from xray_desktop.domain import Study, StudyMetadata
 from xray_desktop.io.errors import StudyLoadError
+from xray_desktop.io.limits import check_size
 
-_FORMATS = {"PNG": ("PNG",), "JPEG": ("JPEG", "MPO")}
+__all__ = ["check_size", "image_size", "load_raster", "to_luminance"]
 
-
-def check_size(rows: int, cols: int, frames: int = 1) -> None:
-    """Refuse an image whose declared size is over the cap, before decoding it."""
-    from xray_desktop.io.loader import MAX_PIXELS
-
-    if rows <= 0 or cols <= 0:
-        raise StudyLoadError(f"image declares an empty size ({cols} x {rows} pixels)")
-    total = rows * cols * max(frames, 1)
-    if total > MAX_PIXELS:
-        what = f"{cols} x {rows} pixels" + (f" x {frames} frames" if frames > 1 else "")
-        raise StudyLoadError(f"image of {what} exceeds the {MAX_PIXELS // 1_000_000} Mpx limit")
+# Pillow plugins we allow per sniffed kind: nothing else may parse the file. (Multi-picture
+# JPEGs open through the JPEG plugin; "MPO" is not an open format and would raise KeyError.)
+_FORMATS = {"PNG": ("PNG",), "JPEG": ("JPEG",)}
+HEADER_BYTES = 1 << 20  # EXIF/ICC segments come before SOF; 1 MiB covers real files
+# Huffman JPEG codes at least one bit per 8x8 block per component (the DC term), so a file
+# holds at least one byte per 512 pixels; 4096 leaves room for arithmetic coding.
+JPEG_MIN_PIXELS_PER_BYTE = 4096
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, EOFError, zlib.error, struct.error, IndexError)
 
 
 def to_luminance(arr: np.ndarray) -> np.ndarray:
@@ -32,34 +32,120 @@ def to_luminance(arr: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
+def image_size(head: bytes, kind: str) -> tuple[int, int] | None:
+    """(width, height) from a PNG IHDR or a JPEG SOF segment, without decoding anything."""
+    if kind == "PNG":
+        if len(head) >= 24 and head[12:16] == b"IHDR":
+            return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+        return None
+    pos = 2
+    while pos + 4 <= len(head):
+        if head[pos] != 0xFF:
+            return None
+        marker = head[pos + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            pos += 1
+            continue
+        if marker in (0x01, *range(0xD0, 0xD8)):  # stand-alone markers carry no length
+            pos += 2
+            continue
+        if marker in (0xD9, 0xDA):  # EOI or start of scan before any SOF
+            return None
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC) and pos + 9 <= len(head):
+            return int.from_bytes(head[pos + 7 : pos + 9], "big"), int.from_bytes(head[pos + 5 : pos + 7], "big")
+        pos += 2 + int.from_bytes(head[pos + 2 : pos + 4], "big")
+    return None
+
+
+def check_png_chunks(path: Path) -> None:
+    """Walk every PNG chunk: a bad CRC or a chunk past the end of file is refused up front.
+
+    Pillow does not verify IDAT checksums, and a file cut after the image data but before
+    IEND would otherwise pass as complete.
+    """
+    with open(path, "rb") as fh:
+        fh.seek(8)
+        while True:
+            header = fh.read(8)
+            if len(header) < 8:
+                raise StudyLoadError("PNG data is truncated (no IEND chunk)")
+            length, ctype = int.from_bytes(header[:4], "big"), header[4:]
+            crc = zlib.crc32(ctype)
+            left = length
+            while left > 0:
+                block = fh.read(min(left, 1 << 20))
+                if not block:
+                    raise StudyLoadError("PNG data is truncated")
+                crc = zlib.crc32(block, crc)
+                left -= len(block)
+            stored = fh.read(4)
+            if len(stored) < 4:
+                raise StudyLoadError("PNG data is truncated")
+            if int.from_bytes(stored, "big") != crc:
+                name = ctype.decode("ascii", "replace")
+                raise StudyLoadError(f"PNG data is corrupt (bad CRC in {name} chunk)")
+            if ctype == b"IEND":
+                return
+
+
+def _bomb(exc: Exception) -> StudyLoadError:
+    return StudyLoadError(f"image refused as a decompression bomb ({str(exc).split(',')[0][:100]})")
+
+
+def _decode_error(kind: str, exc: BaseException) -> StudyLoadError:
+    """Map Pillow's many error types to one line: truncated, bad checksum or corrupt."""
+    msg = (str(exc).splitlines() or [type(exc).__name__])[0]
+    low = msg.lower()
+    if isinstance(exc, EOFError) or "truncated" in low or "premature end" in low:
+        return StudyLoadError(f"{kind} data is truncated")
+    if "crc" in low or "checksum" in low:
+        return StudyLoadError(f"{kind} data is corrupt (bad CRC checksum)")
+    return StudyLoadError(f"{kind} data is corrupt ({msg[:120]})")
+
+
 def load_raster(path: Path, sha256: str, kind: str) -> Study:
     """Decode a PNG/JPEG to presentation pixels in [0, 1]."""
+    with open(path, "rb") as fh:
+        head = fh.read(HEADER_BYTES)
+    size = image_size(head, kind)
+    if size is None and kind == "PNG":
+        raise StudyLoadError("PNG header is invalid (no IHDR chunk)")
+    if size is not None:
+        check_size(size[1], size[0])  # before Pillow allocates anything
+    if kind == "PNG":
+        check_png_chunks(path)
+    elif size is not None and path.stat().st_size * JPEG_MIN_PIXELS_PER_BYTE < size[0] * size[1]:
+        # libjpeg fills missing scan data with grey and only warns: catch a tiny body here.
+        raise StudyLoadError(f"JPEG data is truncated (file too small for {size[0]} x {size[1]} pixels)")
     notes: list[str] = []
     with warnings.catch_warnings():
         # Pillow's decompression-bomb warning becomes an error: never decode a bomb.
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
             im = Image.open(path, formats=_FORMATS[kind])
-        except Image.DecompressionBombError as exc:
-            raise StudyLoadError(f"image refused as a decompression bomb: {exc}") from None
-        except Image.DecompressionBombWarning as exc:
-            raise StudyLoadError(f"image refused as a decompression bomb: {exc}") from None
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise _bomb(exc) from None
         except UnidentifiedImageError:
             raise StudyLoadError(f"file looks like {kind} but its header is invalid") from None
+        except _DECODE_ERRORS as exc:
+            raise _decode_error(kind, exc) from None
         with im:
             check_size(im.height, im.width)
             try:
                 im.load()
-            except OSError as exc:
-                raise StudyLoadError(f"{kind} data is truncated or corrupt ({exc})") from None
             except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-                raise StudyLoadError(f"image refused as a decompression bomb: {exc}") from None
-            im = ImageOps.exif_transpose(im) or im
-            arr, colour, bits = _to_gray(im)
+                raise _bomb(exc) from None
+            except _DECODE_ERRORS as exc:
+                raise _decode_error(kind, exc) from None
+            try:
+                im = ImageOps.exif_transpose(im) or im
+            except Exception:  # noqa: BLE001 - broken EXIF must not cost the image
+                notes.append("EXIF orientation unreadable; ignored")
+            arr, colour, bits = _to_gray(im, notes)
     if colour:
         notes.append("colour image converted to grayscale")
-    lo, hi = 0.0, float(2**bits - 1)
-    pixels = np.clip((arr - lo) / (hi - lo), 0.0, 1.0).astype(np.float32)
+    hi = float(2**bits - 1)
+    pixels = np.clip(arr / hi, 0.0, 1.0).astype(np.float32)
     meta = StudyMetadata(
         source_format=kind,
         rows=pixels.shape[0],
@@ -74,29 +160,33 @@ def load_raster(path: Path, sha256: str, kind: str) -> Study:
         metadata=meta,
         sha256=sha256,
         raw=arr.astype(np.float32),
-        window=((lo + hi) / 2, hi - lo),
+        window=(hi / 2, hi),
         notes=notes,
     )
 
 
-def _to_gray(im: Image.Image) -> tuple[np.ndarray, bool, int]:
-    """Return (float32 gray array, was_colour, bits) for any Pillow mode."""
+def _to_gray(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, bool, int]:
+    """Return (float32 gray array, was_colour, significant bits) for any Pillow mode."""
     mode = im.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I"):
-        arr = np.asarray(im, dtype=np.float32)
-        bits = 16
-        return np.clip(arr, 0, 65535), False, bits
-    if mode == "F":
-        arr = np.asarray(im, dtype=np.float32)
-        return np.clip(arr, 0, 65535), False, 16
+    if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.clip(np.nan_to_num(np.asarray(im, dtype=np.float32)), 0, 65535)
+        # 16-bit exports of 12-bit films use 0..4095: scale to the bits actually used.
+        top = float(arr.max()) if arr.size else 0.0
+        bits = int(min(16, max(8, np.ceil(np.log2(top + 1.0)))))
+        return arr, False, bits
     if mode in ("1", "L"):
         return np.asarray(im.convert("L"), dtype=np.float32), False, 8
-    if mode == "LA":
-        return np.asarray(im.getchannel("L"), dtype=np.float32), False, 8
     if mode == "P":
-        im = im.convert("RGBA")
-        mode = "RGBA"
-    rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        mode = im.mode
+    if mode in ("LA", "La", "PA", "RGBA", "RGBa"):
+        rgba = np.asarray(im.convert("RGBA"), dtype=np.float32)
+        alpha = rgba[..., 3:4] / 255.0
+        if float(alpha.min()) < 1.0:
+            notes.append("transparent areas shown black")
+        rgb = rgba[..., :3] * alpha
+    else:
+        rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
     # An RGB file whose three channels are equal is a grey film saved as colour.
     colour = not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
     return to_luminance(rgb), colour, 8
