@@ -41,12 +41,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         card.get("validation_note", ""),
         "",
         "## Operating points (threshold on the calibrated probability)",
-        "| name | threshold | sensitivity | specificity |",
-        "| --- | --- | --- | --- |",
+        "Each is the most specific threshold whose validation sensitivity meets its target.",
+        "",
+        "| name | sensitivity target | threshold | sensitivity | specificity |",
+        "| --- | --- | --- | --- | --- |",
     ]
     for name, op in card["operating_points"].items():
         star = " (default)" if name == card["default_operating_point"] else ""
-        lines.append(f"| {name}{star} | {op['threshold']:.4f} | {_pct(op['sensitivity'])} | "
+        target = _pct(op["sensitivity_target"]) if "sensitivity_target" in op else "-"
+        lines.append(f"| {name}{star} | {target} | {op['threshold']:.4f} | {_pct(op['sensitivity'])} | "
                      f"{_pct(op['specificity'])} |")
     lines += [
         "",
@@ -76,6 +79,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- train: {td['train']['images']} images ({td['train']['pneumonia']} pneumonia, "
         f"{td['train']['normal']} normal)",
         f"- command: `{tr['command']}`",
+        *([f"- artefacts re-written from the best checkpoint by `{tr['artefacts_rewritten_by']}`"]
+          if tr.get("artefacts_rewritten_by") else []),
         f"- wall time: {tr['wall_time_seconds'] / 60:.0f} min on {tr['hardware']}; "
         f"{tr['epochs_run']} epochs run, best epoch {tr['best_epoch']}",
         "",

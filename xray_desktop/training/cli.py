@@ -96,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         arrays=(xt, yt, xv, yv),
         cfg=cfg,
         state=state,
-        command=" ".join(["python -m xray_desktop.training", *(argv if argv is not None else sys.argv[1:])]),
+        command=f"python -m xray_desktop.training --data {args.data} --out {args.out} --epochs {args.epochs} "
+        f"--seed {args.seed}",
+        finalize_command=" ".join(["python -m xray_desktop.training", *(argv if argv is not None else sys.argv[1:])])
+        if args.finalize_only else "",
         wall_seconds=time.time() - t_start + sum(h["seconds"] for h in state["history"]),
         log=_log,
     )

@@ -122,7 +122,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.splitter.addWidget(self.viewer)
         self.splitter.addWidget(self.right_splitter)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([500, 720, 400])
+        self.splitter.setSizes([600, 640, 400])
         self.setCentralWidget(self.splitter)
         self.resize(1600, 950)
 

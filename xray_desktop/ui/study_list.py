@@ -289,7 +289,7 @@ class StudyListPanel(QWidget):
         # which stalls the GUI for seconds during a large batch.
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in enumerate((0, 82, 100, 44, 72, 84)):
+        for col, width in enumerate((0, 78, 92, 40, 70, 78)):
             if width:
                 hh.resizeSection(col, width)
         self.progress = QProgressBar()

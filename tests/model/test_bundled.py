@@ -1,0 +1,55 @@
+"""The real bundled model (slow: loads TensorFlow and the shipped weights)."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from xray_desktop.cli import main
+from xray_desktop.io.loader import file_sha256
+from xray_desktop.model.card import ModelCard
+from xray_desktop.resources import model_dir
+
+pytestmark = pytest.mark.slow
+
+
+def test_committed_model_matches_its_card_and_is_small():
+    card = ModelCard.load(model_dir())
+    path = model_dir() / card.model_file
+    assert file_sha256(path) == card.sha256
+    assert path.stat().st_size < 25e6
+
+
+def test_selftest_passes(capsys):
+    assert main(["selftest"]) == 0
+    assert "selftest passed" in capsys.readouterr().out
+
+
+def test_predict_every_file_gets_a_row(tmp_path):
+    from PIL import Image
+
+    from xray_desktop.training.probes import reference_image
+
+    reference_image(tmp_path / "ref.png")
+    Image.open(tmp_path / "ref.png").convert("RGB").save(tmp_path / "ref.jpeg")
+    (tmp_path / "junk.dcm").write_bytes(b"\x00" * 128 + b"DICM" + b"\xff" * 10)
+    out = tmp_path / "out.csv"
+    assert main(["predict", str(tmp_path), "--csv", str(out)]) == 0
+    rows = {r["path"].rsplit("/", 1)[-1]: r for r in csv.DictReader(out.open())}
+    assert set(rows) == {"ref.png", "ref.jpeg", "junk.dcm"}
+    assert rows["junk.dcm"]["status"] == "error"
+    p_png, p_jpg = float(rows["ref.png"]["probability"]), float(rows["ref.jpeg"]["probability"])
+    assert abs(p_png - p_jpg) < 0.05  # same film, lossy re-encode
+
+
+def test_heatmap_and_gate_on_a_transformed_film():
+    from xray_desktop.io import load_study
+    from xray_desktop.model.classifier import Classifier
+
+    clf = Classifier.load()
+    study = load_study(model_dir() / "reference.png")
+    pred = clf.predict(study)
+    assert pred.heatmap.shape == study.pixels.shape and pred.heatmap.std() > 0
+    noise = study.__class__(study.path, np.random.default_rng(0).random((256, 256)).astype(np.float32),
+                            study.metadata, study.sha256)
+    assert not clf.predict(noise, heatmap=False).gate.accepted
