@@ -24,8 +24,9 @@ def tiny_dir(tmp_path_factory):
 
     clf = Classifier.load(d)
     card = json.loads((d / "model_card.json").read_text())
-    prob = clf.predict(load_study(d / "reference.png")).probability
-    card["reference"] = {"image": "reference.png", "probability": prob, "tolerance": 0.002}
+    pred = clf.predict(load_study(d / "reference.png"))
+    card["reference"] = {"image": "reference.png", "probability": pred.probability, "tolerance": 0.002,
+                         "logit": pred.logit, "logit_tolerance": 0.01}
     (d / "model_card.json").write_text(json.dumps(card))
     return d
 
@@ -109,6 +110,11 @@ def test_selftest_passes_and_fails_clearly(tiny_dir, tmp_path, capsys):
     (bad / "model_card.json").write_text(json.dumps(card))
     assert main(["selftest", "--model-dir", str(bad)]) == 1
     assert "selftest FAILED: reference probability" in capsys.readouterr().err
+    card["reference"]["probability"] -= 0.1
+    card["reference"]["logit"] += 0.05  # a change the saturated probability would hide
+    (bad / "model_card.json").write_text(json.dumps(card))
+    assert main(["selftest", "--model-dir", str(bad)]) == 1
+    assert "selftest FAILED: reference logit" in capsys.readouterr().err
 
 
 def test_version_and_help(capsys):

@@ -192,6 +192,10 @@ def run_selftest(args: argparse.Namespace) -> int:
         print(f"selftest FAILED: reference probability {pred.probability:.6f}, card says {expected:.6f} "
               f"(tolerance {tol})", file=sys.stderr)
         return 1
+    if "logit" in ref and abs(pred.logit - float(ref["logit"])) > float(ref.get("logit_tolerance", 0.01)):
+        print(f"selftest FAILED: reference logit {pred.logit:.5f}, card says {float(ref['logit']):.5f}",
+              file=sys.stderr)
+        return 1
     if pred.heatmap is None or float(pred.heatmap.std()) == 0.0:
         print("selftest FAILED: heat map is empty or constant", file=sys.stderr)
         return 1

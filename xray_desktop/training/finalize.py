@@ -196,8 +196,10 @@ def write_artifacts(
     clf = Classifier.load(out_dir)
     from xray_desktop.io import load_study
 
-    ref_prob = clf.predict(load_study(ref_path), heatmap=False).probability
-    card["reference"] = {"image": "reference.png", "probability": ref_prob, "tolerance": 0.002}
+    ref = clf.predict(load_study(ref_path), heatmap=False)
+    # the logit is checked too: a probability near 0 or 1 hides changes in the model
+    card["reference"] = {"image": "reference.png", "probability": ref.probability, "tolerance": 0.002,
+                         "logit": ref.logit, "logit_tolerance": 0.01}
     val_gate = [p.gate.accepted for p in clf.predict_many(_val_studies(data_dir, val), heatmap=False)]
     probe_results: dict[str, dict[str, float]] = {}
     for name, studies in make_probes(data_dir, val, seed=cfg.seed).items():
