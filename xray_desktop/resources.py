@@ -26,3 +26,16 @@ def model_dir() -> Path:
     """Folder of the bundled model and its card (XRAY_DESKTOP_MODEL_DIR overrides)."""
     env = os.environ.get(ENV_MODEL_DIR)
     return Path(env) if env else resource_path("models")
+
+
+ICON_NAME = "xray-desktop"
+ICON_SIZES = (16, 32, 48, 64, 128, 256)
+
+
+def icon_path(size: int | None = None) -> Path:
+    """The app icon: the SVG when ``size`` is None, else the PNG of that size (one of ICON_SIZES)."""
+    if size is None:
+        return resource_path("icons", f"{ICON_NAME}.svg")
+    if size not in ICON_SIZES:
+        raise ValueError(f"no {size} px icon; sizes are {ICON_SIZES}")
+    return resource_path("icons", f"{ICON_NAME}-{size}.png")
