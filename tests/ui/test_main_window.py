@@ -259,7 +259,7 @@ def test_closing_mid_batch_does_not_hang(qtbot, make_window, tmp_path):
     t0 = time.monotonic()
     w.close()
     assert time.monotonic() - t0 < 2.0
-    assert not w.inference._thread.isRunning()
+    assert not w.inference._thread.is_alive()
     assert w.batch.pool.activeThreadCount() == 0
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable
@@ -77,7 +78,7 @@ class Loaded:
 
 
 class InferenceWorker(QObject):
-    """Owns the classifier; lives on its own QThread; answers one request at a time."""
+    """Owns the classifier; its methods run on the inference thread, one request at a time."""
 
     model_loaded = Signal(object)  # ModelInfo
     model_failed = Signal(str)  # reason, for the user
@@ -156,22 +157,32 @@ class InferenceService(QObject):
         self.state = "idle"  # idle -> loading -> ready | failed
         self.info: ModelInfo | None = None
         self.error = ""
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
+        self._queue: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue()
         self._worker: InferenceWorker | None = None
         if factory is None:
             self.state, self.error = "failed", "no model configured"
             return
-        self._thread = QThread()
-        self._thread.setObjectName("inference")
+        # A Python thread, not a QThread: TensorFlow's pybind11 code re-acquires the GIL on
+        # error paths, and on a QThread that was seen to deadlock the whole process when a
+        # prediction followed the model load at once (reproduced with the real model).
+        self._thread = threading.Thread(target=self._serve, name="inference", daemon=True)
         self._worker = InferenceWorker(factory)
-        self._worker.moveToThread(self._thread)
-        self._load_requested.connect(self._worker.load_model)
-        self.predict_requested.connect(self._worker.predict)
+        self._load_requested.connect(lambda: self._queue.put((self._worker.load_model, ())))
+        self.predict_requested.connect(lambda rid, st, hm: self._queue.put((self._worker.predict, (rid, st, hm))))
         self._worker.model_loaded.connect(self._on_model_loaded)
         self._worker.model_failed.connect(self._on_model_failed)
         self._worker.prediction_ready.connect(self.prediction_ready)
         self._worker.failed.connect(self.failed)
-        self._thread.finished.connect(self._worker.deleteLater)
+
+    def _serve(self) -> None:
+        """The inference thread: run queued calls in order until told to stop."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            fn, args = item
+            fn(*args)
 
     @property
     def available(self) -> bool:
@@ -194,17 +205,19 @@ class InferenceService(QObject):
 
     def cancel(self, request_ids: Iterable[int]) -> None:
         """Skip these requests if the worker has not started them yet."""
+        ids = set(request_ids)
         if self._worker is not None:
-            self._worker.cancel(request_ids)
+            self._worker.cancel(ids)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Stop the worker thread; pending requests are skipped. True when it ended in time."""
-        if self._thread is None or not self._thread.isRunning():
+        if self._thread is None or not self._thread.is_alive():
             return True
         assert self._worker is not None
         self._worker.stop()
-        self._thread.quit()
-        ok = bool(self._thread.wait(timeout_ms))
+        self._queue.put(None)
+        self._thread.join(timeout_ms / 1000)
+        ok = not self._thread.is_alive()
         if not ok:
             log.warning("inference thread still busy after %d ms", timeout_ms)
         return ok
