@@ -35,6 +35,13 @@ def run(paths: list[str]) -> int:
     app.setOrganizationName(settings.APP_AUTHOR)
     app.setApplicationName(settings.APP_NAME)
     app.setApplicationDisplayName("X-ray review")
+    app.setDesktopFileName("xray-desktop")  # groups the window with the menu entry (Wayland)
+    from PySide6.QtGui import QIcon
+
+    from xray_desktop.resources import icon_path
+
+    if icon_path(256).is_file():
+        app.setWindowIcon(QIcon(str(icon_path(256))))
     apply_dark_theme(app)  # type: ignore[arg-type]
     try:
         store = Store.open()
