@@ -17,7 +17,7 @@ from xray_desktop.io import StudyLoadError, load_study
 
 PER_EXAMPLE_SECONDS = 5.0
 QUICK = settings(
-    max_examples=200,
+    max_examples=500,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],

@@ -7,6 +7,8 @@ stay on disk until needed via ``defer_size``).
 
 from __future__ import annotations
 
+import io
+import os
 import zlib
 from pathlib import Path
 
@@ -123,9 +125,29 @@ def load_dicom(path: Path, sha256: str, head: bytes) -> Study:
     )
 
 
+class _ClampedReader(io.BufferedReader):
+    """A binary file whose ``read(n)`` never asks for more than the bytes left in the file.
+
+    pydicom reads a value inside a sequence with one ``read(length)`` of its declared length,
+    and Python allocates that buffer before reading: a 1 KB file declaring a 4 GB item would
+    allocate 4 GB. pydicom treats a BufferedReader like a path (deferred values are re-read
+    with ``open``), so only the size of each read changes.
+    """
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(io.FileIO(str(path), "rb"))
+        self._size = os.fstat(self.fileno()).st_size
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is not None and size > 0:
+            size = min(size, max(self._size - self.tell(), 0))
+        return super().read(size)
+
+
 def _read(path: Path, *, stop_before_pixels: bool) -> pydicom.FileDataset:
     try:
-        return pydicom.dcmread(path, force=True, stop_before_pixels=stop_before_pixels, defer_size=DEFER_BYTES)
+        with _ClampedReader(path) as fh:
+            return pydicom.dcmread(fh, force=True, stop_before_pixels=stop_before_pixels, defer_size=DEFER_BYTES)
     except (MemoryError, StudyLoadError):
         raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on malformed input

@@ -68,7 +68,10 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     p = Path(path)
     try:
         return _load(p)
-    except StudyLoadError:
+    except StudyLoadError as exc:
+        msg = str(exc)
+        if not msg.isprintable():  # a reason may quote bytes of the file (a chunk name): keep one clean line
+            raise StudyLoadError("".join(ch if ch.isprintable() else "?" for ch in msg)) from None
         raise
     except MemoryError:
         raise StudyLoadError(f"not enough memory to decode {p.name}") from None

@@ -137,4 +137,5 @@ def media_sop_class(head: bytes) -> str:
     if at < 0:
         return ""
     n = int.from_bytes(head[at + 6 : at + 8], "little")
-    return head[at + 8 : at + 8 + n].rstrip(b"\0 ").decode("ascii", "replace")
+    text = head[at + 8 : at + 8 + n].rstrip(b"\0 ").decode("ascii", "replace")
+    return "".join(ch if ch.isprintable() else "?" for ch in text)  # it may be quoted in a one-line reason

@@ -1,0 +1,1 @@
+"""Reliability suite: malformed inputs, fuzzing, crash safety, load, model integrity, PHI."""
