@@ -67,7 +67,7 @@ class Study:
         return self.metadata.sop_instance_uid or self.sha256
 
 
-class Diagnosis(str, enum.Enum):
+class Diagnosis(str, enum.Enum):  # noqa: UP042 - str() of members is relied on as-is
     """The radiologist's final call."""
 
     PNEUMONIA = "PNEUMONIA"
