@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import time
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -14,6 +17,26 @@ def _load_classifier() -> Any:
     from xray_desktop.model.classifier import Classifier
 
     return Classifier.load()
+
+
+def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: bool, limit_s: float = 60) -> None:
+    """Save a PNG of the window once the model and the batch are done, then quit (headless checks)."""
+    from PySide6.QtCore import QTimer
+
+    start = time.monotonic()
+    timer = QTimer(window)
+
+    def poll() -> None:
+        settled = (window.inference.state in ("ready", "failed") and not window.batch.busy()
+                   and (window.model.rows or not expect_rows))
+        if settled or time.monotonic() - start > limit_s:
+            timer.stop()
+            window.grab().save(str(target))
+            log.info("screenshot saved (settled=%s)", bool(settled))
+            app.quit()
+
+    timer.timeout.connect(poll)
+    timer.start(500)
 
 
 def run(paths: list[str]) -> int:
@@ -58,6 +81,9 @@ def run(paths: list[str]) -> int:
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
     log.info("window shown")
+    shot = os.environ.get(settings.ENV_SCREENSHOT)
+    if shot:
+        _screenshot_when_settled(app, window, Path(shot), expect_rows=bool(paths))
     try:
         return int(app.exec())
     finally:

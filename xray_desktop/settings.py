@@ -19,6 +19,7 @@ ENV_DATA_DIR = "XRAY_DESKTOP_DATA_DIR"  # settings-free data: database, export s
 ENV_DB = "XRAY_DESKTOP_DB"  # the reads database file itself
 ENV_LOG_DIR = "XRAY_DESKTOP_LOG_DIR"
 ENV_MODEL_DIR = "XRAY_DESKTOP_MODEL_DIR"
+ENV_SCREENSHOT = "XRAY_DESKTOP_SCREENSHOT"  # PNG path: grab the window once settled, then quit
 ENV_SETTINGS = "XRAY_DESKTOP_SETTINGS"  # the GUI's ini file (tests point it at a tmp file)
 
 # Radiologist preferences (QSettings keys in the GUI) and their defaults.
