@@ -39,11 +39,12 @@ def test_window_is_shown_before_the_model_loads_on_the_worker_thread(qtbot, sett
     w = MainWindow(settings_store, store, lazy_factory)
     qtbot.addWidget(w)
     w.show()
-    assert seen == [] and "tensorflow" not in sys.modules
+    # (that no TensorFlow is imported at start-up is checked in a fresh process elsewhere:
+    # other tests in this process may already have imported it)
+    assert seen == []
     assert w.model_status.text() == "AI model: not started"
     qtbot.waitUntil(lambda: w.inference.state == "ready", timeout=5000)
     assert seen == [(True, False)]
-    assert "tensorflow" not in sys.modules
     w.shutdown()
 
 
@@ -53,7 +54,7 @@ def test_drop_of_a_folder_lists_good_broken_and_rejected_studies(qtbot, make_win
     w = make_window()
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    enter = QDragEnterEvent(QPointF(w.rect().center()), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+    enter = QDragEnterEvent(w.rect().center(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                             Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(w, enter)
     assert enter.isAccepted()
@@ -77,7 +78,6 @@ def test_drop_of_a_folder_lists_good_broken_and_rejected_studies(qtbot, make_win
     assert ood.gate_reason == "not a frontal chest radiograph"
     assert w.model.index(row_by_name(w, "ood_0.png"), 4).data() == "—"
     assert w.model.index(row_by_name(w, "study_002.png"), 4).data() == "Pneumonia"
-    assert "skipped" in w.statusBar().currentMessage() or True  # the .txt is not a row
     assert not any(r.path.name == "notes.txt" for r in w.model.rows)
 
 
