@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from xray_desktop.domain import GateResult, Prediction, Study
+from xray_desktop.domain import Prediction, Study
 from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint, Rates
 from xray_desktop.model.gate import OodModel, rule_check
@@ -176,7 +176,7 @@ class Classifier:
                     probability=float(probs[i]),
                     logit=float(logits[i]),
                     heatmap=heat,
-                    gate=gate if isinstance(gate, GateResult) else GateResult(True),
+                    gate=gate,
                     model_version=self.version,
                     model_sha256=self.sha256,
                     elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
