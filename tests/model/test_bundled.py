@@ -53,3 +53,27 @@ def test_heatmap_and_gate_on_a_transformed_film():
     noise = study.__class__(study.path, np.random.default_rng(0).random((256, 256)).astype(np.float32),
                             study.metadata, study.sha256)
     assert not clf.predict(noise, heatmap=False).gate.accepted
+
+
+def test_card_operating_point_holds_through_the_serving_path():
+    """The card's default-point sensitivity/specificity are what the app computes on the
+    validation files (float32 decode + preprocess + runtime), not a training-cache artefact."""
+    from pathlib import Path
+
+    from xray_desktop.io import load_study
+    from xray_desktop.model import metrics
+    from xray_desktop.model.classifier import Classifier
+
+    data = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "kermany-224"
+    if not data.is_dir():
+        pytest.skip("training data not beside the checkout")
+    clf = Classifier.load()
+    rels = (model_dir() / "validation_files.txt").read_text().split()
+    y = np.array([1 if "/PNEUMONIA/" in r else 0 for r in rels])
+    probs = np.array([p.probability for p in clf.predict_many((load_study(data / r) for r in rels),
+                                                              batch_size=32, heatmap=False)])
+    op = clf.operating_point()
+    got = metrics.confusion_at(y, probs, op.threshold)
+    assert got["sensitivity"] == pytest.approx(op.sensitivity, abs=1e-9)
+    assert got["specificity"] == pytest.approx(op.specificity, abs=1e-9)
+    assert metrics.roc_auc(y, probs) == pytest.approx(clf.card.data["validation"]["auc"]["value"], abs=1e-6)

@@ -89,7 +89,13 @@ def write_artifacts(
         return np.concatenate(pooled), np.concatenate(logits)
 
     log("scoring validation and training sets")
-    pv, zv = pooled_and_logits(xv)
+    # Validation goes through the serving path (float32 decode + preprocess), not the float16
+    # training cache: the card's thresholds must hold for what the app computes.
+    from xray_desktop.io import load_study
+    from xray_desktop.model.preprocess import preprocess
+
+    xv_serving = np.stack([preprocess(load_study(data_dir / e.rel_path).pixels) for e in val])
+    pv, zv = pooled_and_logits(xv_serving)
     pt, _ = pooled_and_logits(xt)
     temperature, bias = metrics.fit_temperature(yv, zv)
     prob = metrics.sigmoid((zv + bias) / temperature)
@@ -194,8 +200,6 @@ def write_artifacts(
     (out_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
     log("checking the written model through the app's runtime; probing the gate")
     clf = Classifier.load(out_dir)
-    from xray_desktop.io import load_study
-
     ref = clf.predict(load_study(ref_path), heatmap=False)
     # the logit is checked too: a probability near 0 or 1 hides changes in the model
     card["reference"] = {"image": "reference.png", "probability": ref.probability, "tolerance": 0.002,
