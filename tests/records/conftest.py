@@ -14,13 +14,6 @@ if str(REPO) not in sys.path:  # the package is not installed into the venv
 from xray_desktop.records import Store  # noqa: E402
 
 
-@pytest.fixture(autouse=True)
-def _isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the real per-user data folder."""
-    monkeypatch.setenv("XRAY_DESKTOP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XRAY_DESKTOP_DB", str(tmp_path / "data" / "reads.sqlite3"))
-
-
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "reads.sqlite3"

@@ -18,15 +18,6 @@ for _folder in (REPO, REPO / "tests" / "io", REPO / "tests" / "ui"):
         sys.path.insert(0, str(_folder))
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the real user's settings, database or logs."""
-    monkeypatch.setenv("XRAY_DESKTOP_SETTINGS", str(tmp_path / "cfg" / "settings.ini"))
-    monkeypatch.setenv("XRAY_DESKTOP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XRAY_DESKTOP_DB", str(tmp_path / "data" / "reads.sqlite3"))
-    monkeypatch.setenv("XRAY_DESKTOP_LOG_DIR", str(tmp_path / "logs"))
-
-
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real (tiny) Keras model folder with card and gate, built once per session."""

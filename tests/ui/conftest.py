@@ -17,15 +17,6 @@ if str(TESTS_UI) not in sys.path:
     sys.path.insert(0, str(TESTS_UI))
 
 
-@pytest.fixture(autouse=True)
-def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Never touch the real user's settings, database or logs."""
-    monkeypatch.setenv("XRAY_DESKTOP_SETTINGS", str(tmp_path / "cfg" / "settings.ini"))
-    monkeypatch.setenv("XRAY_DESKTOP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("XRAY_DESKTOP_DB", str(tmp_path / "data" / "reads.sqlite3"))
-    monkeypatch.setenv("XRAY_DESKTOP_LOG_DIR", str(tmp_path / "logs"))
-
-
 @pytest.fixture
 def settings_store(tmp_path: Path):
     from xray_desktop import settings as keys
