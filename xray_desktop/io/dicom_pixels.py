@@ -100,17 +100,23 @@ def attr(ds: Dataset, keyword: str, default: object = None) -> object:
         return default
 
 
-def as_int(value: object, default: int | None = None) -> int | None:
-    """First value of a possibly multi-valued, possibly textual element as an int."""
+def first_float(value: object) -> float | None:
+    """First value of a possibly multi-valued, possibly textual element as a finite float."""
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         value = value[0] if len(value) else None
     if value is None or value == "":
-        return default
+        return None
     try:
         f = float(str(value).strip())
     except ValueError:
-        return default
-    return int(f) if math.isfinite(f) and f == int(f) else default
+        return None
+    return f if math.isfinite(f) else None
+
+
+def as_int(value: object, default: int | None = None) -> int | None:
+    """First value of a possibly multi-valued, possibly textual element as an int."""
+    f = first_float(value)
+    return int(f) if f is not None and f == int(f) else default
 
 
 def read_geometry(ds: Dataset, notes: list[str]) -> Geometry | None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
 import pydicom.pixels
 from pydicom.dataset import Dataset
 
-from xray_desktop.io.dicom_pixels import attr
+from xray_desktop.io.dicom_pixels import attr, first_float
 
 # Robust window: these percentiles of the non-padding pixels span the display.
 LOW_PCT, HIGH_PCT = 0.5, 99.5
@@ -19,19 +18,6 @@ MIN_SPREAD = 0.05
 SAMPLE_PIXELS = 1_000_000
 
 BLANK_NOTE = "stored window left the image blank; automatic window used"
-
-
-def first_float(value: object) -> float | None:
-    """First value of a DS/IS/FD element as a finite float, else ``None``."""
-    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
-        value = value[0] if len(value) else None
-    if value is None or value == "":
-        return None
-    try:
-        f = float(str(value).strip())
-    except ValueError:
-        return None
-    return f if math.isfinite(f) else None
 
 
 def apply_modality(stored: np.ndarray, ds: Dataset, notes: list[str]) -> np.ndarray:
