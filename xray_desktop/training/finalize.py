@@ -94,7 +94,8 @@ def write_artifacts(
     from xray_desktop.io import load_study
     from xray_desktop.model.preprocess import preprocess
 
-    xv_serving = np.stack([preprocess(load_study(data_dir / e.rel_path).pixels) for e in val])
+    val_studies = [load_study(data_dir / e.rel_path) for e in val]  # decoded once, used twice
+    xv_serving = np.stack([preprocess(s.pixels) for s in val_studies])
     pv, zv = pooled_and_logits(xv_serving)
     pt, _ = pooled_and_logits(xt)
     temperature, bias = metrics.fit_temperature(yv, zv)
@@ -204,7 +205,7 @@ def write_artifacts(
     # the logit is checked too: a probability near 0 or 1 hides changes in the model
     card["reference"] = {"image": "reference.png", "probability": ref.probability, "tolerance": 0.002,
                          "logit": ref.logit, "logit_tolerance": 0.01}
-    val_gate = [p.gate.accepted for p in clf.predict_many(_val_studies(data_dir, val), heatmap=False)]
+    val_gate = [p.gate.accepted for p in clf.predict_many(val_studies, heatmap=False)]
     probe_results: dict[str, dict[str, float]] = {}
     for name, studies in make_probes(data_dir, val, seed=cfg.seed).items():
         rejected = [not p.gate.accepted for p in clf.predict_many(studies, heatmap=False)]
@@ -222,8 +223,3 @@ def write_artifacts(
         f"{card['gate']['probe_rejection']:.3f} of probes")
     return card
 
-
-def _val_studies(data_dir: Path, val: list) -> Any:
-    from xray_desktop.io import load_study
-
-    return (load_study(data_dir / e.rel_path) for e in val)
