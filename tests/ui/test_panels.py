@@ -15,7 +15,8 @@ from xray_desktop.ui.diagnosis_panel import DiagnosisPanel, agreement
 from xray_desktop.ui.dialogs import TagsDialog
 from xray_desktop.ui.prediction_panel import PREVALENCE_TEXT, PredictionPanel, unavailable_text
 from xray_desktop.ui.settings_store import SettingsStore
-from xray_desktop.ui.study_list import Status, StudyFilterProxy, StudyListModel
+from xray_desktop.ui.study_list import Status, StudyListModel
+from xray_desktop.ui.study_list_panel import StudyFilterProxy
 
 
 def _pct(x: float) -> str:

@@ -44,9 +44,13 @@ def test_batch_of_200_never_stalls_the_event_loop(qtbot, make_window, tmp_path):
     assert len(gaps) > 50
     worst, when = max(gaps)
     assert worst < STALL_LIMIT_MS, f"event loop stalled for {worst:.0f} ms at t={when:.2f} s"
-    # Memory: rows keep thumbnails and summaries only; the viewer caches a few decoded studies.
+    # Memory: rows keep small JPEG thumbnails and summaries only; pixmaps exist only for rows
+    # near the screen; the viewer caches a few decoded studies.
     assert len(w._cache) <= 3
-    assert all(r.thumbnail is not None and r.thumbnail.width() <= 64 for r in w.model.rows)
+    assert all(r.thumbnail is not None and len(r.thumbnail) < 4096 for r in w.model.rows)
+    w.list_panel.refresh_thumbnails()
+    near = w.list_panel.rows_near_screen()
+    assert 0 < len(near) < N_STUDIES and all(r in w.model.thumbs for r in near)
     # Sorting by AI probability puts the most suspicious first.
     w.list_panel.set_sort_mode("probability")
     probs = [w.model.rows[r].probability for r in w.list_panel.visible_source_rows()]

@@ -208,8 +208,8 @@ class BatchController(QObject):
         """Fill a row from a decoded study; True when the store says it is already confirmed."""
         r = self.model.rows[row]
         study = loaded.study
-        r.key, r.sha256, r.metadata, r.thumbnail = study.key, study.sha256, study.metadata, loaded.thumbnail
-        r._pixmap = None
+        r.key, r.sha256, r.metadata = study.key, study.sha256, study.metadata
+        self.model.set_thumbnail(row, loaded.thumbnail)
         r.error = ""
         if r.read is None:
             read = self._latest_read(study.key)

@@ -38,7 +38,8 @@ from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
 from xray_desktop.ui.prediction_panel import PredictionPanel, unavailable_text
 from xray_desktop.ui.settings_store import SettingsStore
-from xray_desktop.ui.study_list import Status, StudyListModel, StudyListPanel
+from xray_desktop.ui.study_list import Status, StudyListModel
+from xray_desktop.ui.study_list_panel import StudyListPanel
 from xray_desktop.ui.viewer_panel import ViewerPanel
 from xray_desktop.ui.window_actions import WindowActions
 from xray_desktop.ui.workers import (

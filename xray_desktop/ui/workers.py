@@ -16,16 +16,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
-from PySide6.QtGui import QImage
 
 from xray_desktop.domain import Prediction, Study
 from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.ui.thumbnails import encode_thumbnail
 
 log = logging.getLogger(__name__)
 
-THUMB_SIZE = 64
 _ids = itertools.count(1)
 _ids_lock = threading.Lock()
 
@@ -71,7 +69,7 @@ class Loaded:
 
     path: Path
     study: Study
-    thumbnail: QImage
+    thumbnail: bytes  # JPEG, see ui/thumbnails.py
 
 
 # -- inference -------------------------------------------------------------------------------
@@ -255,7 +253,7 @@ class LoadTask(QRunnable):
     def run(self) -> None:
         try:
             study = load_study(self.path)
-            thumb = make_thumbnail(study.pixels)
+            thumb = encode_thumbnail(study.pixels)
         except StudyLoadError as exc:
             self.signals.failed.emit(self.request_id, str(exc))
             return
@@ -288,19 +286,6 @@ class ScanTask(QRunnable):
         if chunk:
             self.signals.scanned.emit(self.request_id, chunk)
         self.signals.scan_finished.emit(self.request_id)
-
-
-def make_thumbnail(pixels: np.ndarray, size: int = THUMB_SIZE) -> QImage:
-    """A small 8-bit grey QImage (QImage, unlike QPixmap, may be built off the GUI thread)."""
-    arr = np.asarray(pixels)
-    if arr.ndim > 2:
-        arr = arr[..., 0]
-    h, w = arr.shape[:2]
-    step = max(1, int(np.ceil(max(h, w) / size)))
-    small = arr[::step, ::step]
-    u8 = np.ascontiguousarray(np.clip(small * 255.0, 0, 255).astype(np.uint8))
-    img = QImage(u8.data, u8.shape[1], u8.shape[0], u8.strides[0], QImage.Format.Format_Grayscale8)
-    return img.copy()  # own the bytes: ``u8`` dies with this frame
 
 
 def make_pool(threads: int) -> QThreadPool:

@@ -1,0 +1,246 @@
+"""The work-list widget: sort and filter controls, the table, batch progress, and thumbnails that follow the screen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from xray_desktop.ui.study_list import ORDER_ROLE, SORT_ROLES, Index, Status, StudyListModel
+
+THUMB_REFRESH_MS = 30
+THUMB_MARGIN_ROWS = 10
+
+
+class StudyFilterProxy(QSortFilterProxyModel):
+    """Sorting by a role, and the 'unconfirmed only' filter."""
+
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self._unconfirmed_only = False
+        self.setDynamicSortFilter(True)
+        self.setSortRole(ORDER_ROLE)
+
+    def set_unconfirmed_only(self, on: bool) -> None:
+        self.beginFilterChange()
+        self._unconfirmed_only = on
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_sort_mode(self, mode: str) -> None:
+        self.setSortRole(SORT_ROLES.get(mode, ORDER_ROLE))
+        self.sort(0, Qt.SortOrder.AscendingOrder)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if not self._unconfirmed_only:
+            return True
+        model = self.sourceModel()
+        assert isinstance(model, StudyListModel)
+        return model.rows[source_row].status != Status.CONFIRMED
+
+
+class StudyListPanel(QWidget):
+    """Sort/filter controls, the table, the batch progress bar and a detail line."""
+
+    current_changed = Signal(int)  # source row now current (-1: none)
+    cancel_requested = Signal()  # the user pressed Cancel on the batch
+
+    SORT_MODES = (("added", "Order opened"), ("probability", "Most suspicious first"),
+                  ("status", "Status"), ("name", "Name"))
+
+    def __init__(self, model: StudyListModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.model = model
+        self.proxy = StudyFilterProxy(self)
+        self.proxy.setSourceModel(model)
+        self.sort_combo = QComboBox()
+        for key, text in self.SORT_MODES:
+            self.sort_combo.addItem(text, key)
+        self.unconfirmed_check = QCheckBox("Unconfirmed only")
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.verticalHeader().hide()
+        self.table.verticalHeader().setDefaultSectionSize(56)
+        self.table.setIconSize(QSize(48, 48))
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        hh = self.table.horizontalHeader()
+        # Fixed widths, not ResizeToContents: that re-measures every row on every update,
+        # which stalls the GUI for seconds during a large batch.
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col, width in enumerate((0, 78, 92, 40, 70, 78)):
+            if width:
+                hh.resizeSection(col, width)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m")
+        self.cancel_button = QPushButton("Cancel")
+        self.detail = QLabel()
+        self.detail.setWordWrap(True)
+        self.detail.setObjectName("hint")
+        self.detail.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Sort:"))
+        top.addWidget(self.sort_combo, 1)
+        top.addWidget(self.unconfirmed_check)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.progress, 1)
+        bottom.addWidget(self.cancel_button)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(top)
+        lay.addWidget(self.table, 1)
+        lay.addLayout(bottom)
+        lay.addWidget(self.detail)
+        self._progress = (0, 0)
+        self._progress_timer = QTimer(self)
+        self._progress_timer.setSingleShot(True)
+        self._progress_timer.setInterval(150)
+        self._progress_timer.timeout.connect(self._apply_progress)
+        self.set_progress(0, 0)
+        # Thumbnails follow the screen: coalesced, so a scroll or a batch flush refreshes once.
+        self._thumb_timer = QTimer(self)
+        self._thumb_timer.setSingleShot(True)
+        self._thumb_timer.setInterval(THUMB_REFRESH_MS)
+        self._thumb_timer.timeout.connect(self.refresh_thumbnails)
+        for sig in (self.table.verticalScrollBar().valueChanged, self.table.verticalScrollBar().rangeChanged,
+                    self.proxy.rowsInserted, self.proxy.rowsRemoved, self.proxy.layoutChanged,
+                    self.proxy.modelReset):
+            sig.connect(self._schedule_thumbnails)
+        self.table.viewport().installEventFilter(self)
+
+        self.sort_combo.currentIndexChanged.connect(self._on_sort_changed)
+        self.unconfirmed_check.toggled.connect(self.proxy.set_unconfirmed_only)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_row_changed)
+        model.dataChanged.connect(self._on_data_changed)
+
+    # -- API ------------------------------------------------------------------------------
+    def set_sort_mode(self, mode: str) -> None:
+        i = self.sort_combo.findData(mode)
+        self.sort_combo.setCurrentIndex(max(i, 0))
+        self.proxy.set_sort_mode(self.sort_combo.currentData())
+
+    def sort_mode(self) -> str:
+        return str(self.sort_combo.currentData())
+
+    def set_progress(self, done: int, total: int) -> None:
+        """Show batch progress; throttled (a progress bar repaints synchronously on each value)."""
+        self._progress = (done, total)
+        busy = total > 0 and done < total
+        if not busy or not self.progress.isVisible():
+            self._apply_progress()
+        elif not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _apply_progress(self) -> None:
+        self._progress_timer.stop()
+        done, total = self._progress
+        busy = total > 0 and done < total
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    def current_source_row(self) -> int:
+        idx = self.table.currentIndex()
+        return self.proxy.mapToSource(idx).row() if idx.isValid() else -1
+
+    def select_source_row(self, row: int) -> bool:
+        """Make source ``row`` current (False when the filter hides it)."""
+        pidx = self.proxy.mapFromSource(self.model.index(row, 0))
+        if not pidx.isValid():
+            return False
+        self.table.setCurrentIndex(pidx)
+        self.table.scrollTo(pidx)
+        return True
+
+    def visible_source_rows(self) -> list[int]:
+        """Source rows in the order the user sees them."""
+        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+
+    def rows_near_screen(self, margin: int = THUMB_MARGIN_ROWS) -> list[int]:
+        """Source rows on screen, plus ``margin`` rows either side, in view order."""
+        n = self.proxy.rowCount()
+        top = self.table.rowAt(0)
+        if n == 0 or top < 0:
+            return []
+        bottom = self.table.rowAt(max(self.table.viewport().height() - 1, 0))
+        bottom = n - 1 if bottom < 0 else bottom
+        lo, hi = max(top - margin, 0), min(bottom + margin, n - 1)
+        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(lo, hi + 1)]
+
+    @Slot()
+    def refresh_thumbnails(self) -> None:
+        """Give the rows near the screen their pixmaps (the cache drops the oldest others)."""
+        self._thumb_timer.stop()
+        self.model.show_thumbnails(self.rows_near_screen())
+
+    def step(self, delta: int) -> None:
+        """Move the selection ``delta`` rows in view order."""
+        n = self.proxy.rowCount()
+        if n == 0:
+            return
+        cur = self.table.currentIndex().row()
+        target = 0 if cur < 0 else min(max(cur + delta, 0), n - 1)
+        self.table.setCurrentIndex(self.proxy.index(target, 0))
+
+    # -- slots ----------------------------------------------------------------------------
+    def eventFilter(self, watched: Any, event: Any) -> bool:
+        if event.type() in (QEvent.Type.Resize, QEvent.Type.Show):  # the viewport shows more or fewer rows
+            self._schedule_thumbnails()
+        return super().eventFilter(watched, event)
+
+    @Slot()
+    def _schedule_thumbnails(self, *_args: Any) -> None:
+        if not self._thumb_timer.isActive():
+            self._thumb_timer.start()
+
+    @Slot(int)
+    def _on_sort_changed(self, _index: int) -> None:
+        self.proxy.set_sort_mode(self.sort_combo.currentData())
+        cur = self.table.currentIndex()
+        if cur.isValid():
+            self.table.scrollTo(cur)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_row_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        row = self.proxy.mapToSource(current).row() if current.isValid() else -1
+        self._update_detail(row)
+        self.current_changed.emit(row)
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_data_changed(self, top: QModelIndex, bottom: QModelIndex, roles: Any = None) -> None:
+        if list(roles or []) != [Qt.ItemDataRole.DecorationRole]:  # not our own pixmap update
+            self._schedule_thumbnails()  # a row may have new thumbnail bytes
+        cur = self.current_source_row()
+        if top.row() <= cur <= bottom.row():
+            self._update_detail(cur)
+
+    def _update_detail(self, row: int) -> None:
+        if row < 0:
+            self.detail.setText("")
+            return
+        r = self.model.rows[row]
+        text = f"{r.path.name} — {r.status.value}"
+        if r.error:
+            text += f": {r.error}"
+        elif r.gate_reason:
+            text += f" ({r.gate_reason})"
+        self.detail.setText(text)
