@@ -31,6 +31,8 @@ def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: b
                    and (window.model.rows or not expect_rows))
         if settled or time.monotonic() - start > limit_s:
             timer.stop()
+            window.model.flush()  # pending row updates and thumbnails are coalesced: apply them now
+            window.list_panel.refresh_thumbnails()
             window.grab().save(str(target))
             log.info("screenshot saved (settled=%s)", bool(settled))
             app.quit()

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from types import SimpleNamespace
 
 from fakes import make_card
 from helpers import make_folder, open_and_wait, row_by_name, select
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItem
 
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, StudyMetadata
@@ -16,7 +18,7 @@ from xray_desktop.ui.dialogs import TagsDialog
 from xray_desktop.ui.prediction_panel import PREVALENCE_TEXT, PredictionPanel, unavailable_text
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
-from xray_desktop.ui.study_list_panel import StudyFilterProxy
+from xray_desktop.ui.study_list_panel import StudyFilterProxy, StudyListPanel
 
 
 def _pct(x: float) -> str:
@@ -144,6 +146,40 @@ def test_list_sorting_and_filtering(qtbot):
     model.flush()
     assert model.index(0, 0).data() == "DOE JANE" and model.index(0, 1).data() == "2024-01-31"
     assert model.index(2, 2).data(Qt.ItemDataRole.DisplayRole) == "error"
+
+
+def test_rows_added_under_a_sorted_proxy_land_in_order_and_stay_lean(qtbot):
+    model = StudyListModel()
+    proxy = StudyFilterProxy()
+    proxy.setSourceModel(model)
+    proxy.set_sort_mode("name")
+    model.add_paths([Path(f"/x/{n}.png") for n in ("m", "z", "b")])
+    model.add_paths([Path(f"/x/{n}.png") for n in ("a", "y")])  # a second chunk, as a folder scan sends
+    assert [proxy.index(r, 0).data() for r in range(proxy.rowCount())] == ["a.png", "b.png", "m.png", "y.png", "z.png"]
+    assert not model.index(0, 0).flags() & Qt.ItemFlag.ItemIsEditable
+    # The cells are the model's own C++ items: no Python wrapper kept per cell (~2 KB a row).
+    model.add_paths([Path(f"/many/{i}.png") for i in range(300)])
+    gc.collect()
+    assert sum(isinstance(o, QStandardItem) for o in gc.get_objects()) < 10
+
+
+def test_next_row_follows_the_view_order_and_wraps(qtbot):
+    model = StudyListModel()
+    panel = StudyListPanel(model)
+    qtbot.addWidget(panel)
+    model.add_paths([Path(f"/x/{n}.png") for n in ("d", "b", "e", "a", "c")])  # source rows 0..4
+    panel.set_sort_mode("name")  # view: a(3) b(1) c(4) d(0) e(2)
+    assert panel.row_below(3) == 1 and panel.row_below(0) == 2 and panel.row_below(2) == -1
+    anything = lambda r: True  # noqa: E731
+    assert panel.next_row_where(4, anything) == 0  # c -> d
+    assert panel.next_row_where(2, anything) == 3  # e wraps round to a
+    assert panel.next_row_where(1, lambda r: r in (3, 2)) == 2  # skips c and d; a is found only after e
+    assert panel.next_row_where(1, lambda r: r == 1) == -1  # never itself
+    model.rows[4].status = Status.CONFIRMED
+    model.touch(4)
+    model.flush()
+    panel.unconfirmed_check.setChecked(True)  # c is filtered out: search from the top
+    assert panel.row_below(4) == -1 and panel.next_row_where(4, anything) == 3
 
 
 def test_settings_store_types_round_trip(tmp_path):

@@ -270,10 +270,10 @@ class MainWindow(WindowActions, QMainWindow):
                 f"Model {self.inference.info.card.name} {self.inference.info.version}")
 
     def _prefetch_after(self, row: int) -> None:
-        order = self.list_panel.visible_source_rows()
-        if row not in order or order.index(row) + 1 >= len(order):
+        below = self.list_panel.row_below(row)
+        if below < 0:
             return
-        nxt = self.model.rows[order[order.index(row) + 1]]
+        nxt = self.model.rows[below]
         if nxt.status != Status.ERROR and nxt.path not in self._cache:
             self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals))
 

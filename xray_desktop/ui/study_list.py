@@ -99,6 +99,9 @@ class StudyListModel(QStandardItemModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(list(COLUMNS))
+        proto = QStandardItem()  # cells the model creates on demand are clones of this one
+        proto.setEditable(False)
+        self.setItemPrototype(proto)
         self.rows: list[StudyRow] = []
         self._by_path: dict[Path, int] = {}
         self.threshold: float | None = None
@@ -110,24 +113,24 @@ class StudyListModel(QStandardItemModel):
         self._flush_timer.timeout.connect(self.flush)
 
     def _sync(self, row: int, columns: range | None = None) -> None:
-        """Copy one row's values into its cells (signals are emitted by the caller)."""
-        cols = columns or range(len(COLUMNS))
-        self._fill(self.rows[row], {c: self.item(row, c) for c in cols})
+        """Copy one row's values into its cells (signals are emitted by the caller).
 
-    def _fill(self, r: StudyRow, items: dict[int, QStandardItem]) -> None:
+        Through ``setItemData`` on indexes, not QStandardItem objects made in Python: those keep
+        a Python wrapper alive per cell (6 per row, ~2 KB), the model creates plain C++ ones.
+        """
+        r = self.rows[row]
         tip = (f"{r.status.value}: {r.error}" if r.error
                else f"Input gate: {r.gate_reason}" if r.gate_reason else r.path.name)
-        usable = r.probability is not None and r.gate_accepted is not False
-        sort_values = {ORDER_ROLE: r.order, PROB_ROLE: -r.probability if usable else 2.0,  # type: ignore[operator]
-                       STATUS_ROLE: _STATUS_RANK[r.status] * 100_000 + r.order, NAME_ROLE: r.name.lower()}
-        for col, item in items.items():
-            item.setData(self._display(r, col), Qt.ItemDataRole.DisplayRole)
-            item.setData(tip, Qt.ItemDataRole.ToolTipRole)
+        for col in columns or range(len(COLUMNS)):
+            values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: self._display(r, col),
+                                      Qt.ItemDataRole.ToolTipRole: tip}
             if col == 0:  # the thumbnail (DecorationRole) is set by show_thumbnails, not here
-                for role, value in sort_values.items():
-                    item.setData(value, role)
-            if col == 2:
-                item.setData(_STATUS_BRUSH.get(r.status), Qt.ItemDataRole.ForegroundRole)
+                usable = r.probability is not None and r.gate_accepted is not False
+                values.update({ORDER_ROLE: r.order, PROB_ROLE: -r.probability if usable else 2.0,  # type: ignore[operator]
+                               STATUS_ROLE: _STATUS_RANK[r.status] * 100_000 + r.order, NAME_ROLE: r.name.lower()})
+            if col == 2:  # None (an invalid QVariant) removes the role: the default colour
+                values[Qt.ItemDataRole.ForegroundRole] = _STATUS_BRUSH.get(r.status)
+            self.setItemData(self.index(row, col), values)
 
     def _display(self, row: StudyRow, col: int) -> str:
         if col == 0:
@@ -153,21 +156,25 @@ class StudyListModel(QStandardItemModel):
             return []
         start = len(self.rows)
         for i, p in enumerate(fresh):
-            r = StudyRow(path=p, order=start + i)
             self._by_path[p] = start + i
-            self.rows.append(r)
-            items = {c: QStandardItem() for c in range(len(COLUMNS))}
-            for item in items.values():
-                item.setEditable(False)
-            self._fill(r, items)  # filled before insertion: no change signals
-            self.appendRow(list(items.values()))
+            self.rows.append(StudyRow(path=p, order=start + i))
+        # Insert empty rows, fill them quietly, then one dataChanged: the proxy sorts and
+        # filters the new rows once, with their values.
+        self.insertRows(start, len(fresh))
+        self.blockSignals(True)
+        try:
+            for row in range(start, start + len(fresh)):
+                self._sync(row)
+        finally:
+            self.blockSignals(False)
+        self.dataChanged.emit(self.index(start, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
         return list(range(start, start + len(fresh)))
 
     def set_thumbnail(self, row: int, data: bytes | None) -> None:
         """Give ``row`` new thumbnail bytes; its pixmap is made when the row is next on screen."""
         self.rows[row].thumbnail = data
         if self.thumbs.discard(row):
-            self.item(row, 0).setData(None, Qt.ItemDataRole.DecorationRole)
+            self.setData(self.index(row, 0), None, Qt.ItemDataRole.DecorationRole)
         self.touch(row)
 
     def show_thumbnails(self, rows: list[int]) -> None:
@@ -179,9 +186,9 @@ class StudyListModel(QStandardItemModel):
         self.blockSignals(True)  # evicted rows are off screen: no repaint needed for them
         try:
             for row in evicted:
-                self.item(row, 0).setData(None, deco)
+                self.setData(self.index(row, 0), None, deco)
             for row in added:
-                self.item(row, 0).setData(self.thumbs.get(row), deco)
+                self.setData(self.index(row, 0), self.thumbs.get(row), deco)
         finally:
             self.blockSignals(False)
         for row in added:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
@@ -172,8 +173,32 @@ class StudyListPanel(QWidget):
         return True
 
     def visible_source_rows(self) -> list[int]:
-        """Source rows in the order the user sees them."""
+        """Source rows in the order the user sees them (O(rows): not for per-action use)."""
         return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
+
+    def _view_pos(self, row: int) -> int:
+        return self.proxy.mapFromSource(self.model.index(row, 0)).row() if 0 <= row < len(self.model.rows) else -1
+
+    def _source_at(self, pos: int) -> int:
+        return self.proxy.mapToSource(self.proxy.index(pos, 0)).row()
+
+    def row_below(self, row: int) -> int:
+        """The source row shown just below ``row``; -1 at the end or when ``row`` is filtered out."""
+        pos = self._view_pos(row)
+        return self._source_at(pos + 1) if 0 <= pos < self.proxy.rowCount() - 1 else -1
+
+    def next_row_where(self, row: int, wanted: Callable[[int], bool]) -> int:
+        """The first source row after ``row`` in view order, wrapping round, with ``wanted(row)``; -1 if none.
+
+        Walks only as far as it must: confirming a study in a list of thousands stays O(1).
+        """
+        n, pos = self.proxy.rowCount(), self._view_pos(row)
+        candidates = ((pos + 1 + i) % n for i in range(n - 1)) if pos >= 0 else iter(range(n))
+        for p in candidates:
+            src = self._source_at(p)
+            if wanted(src):
+                return src
+        return -1
 
     def rows_near_screen(self, margin: int = THUMB_MARGIN_ROWS) -> list[int]:
         """Source rows on screen, plus ``margin`` rows either side, in view order."""

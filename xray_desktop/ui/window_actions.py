@@ -166,20 +166,20 @@ class WindowActions:
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
             return False
         log.info("read %s saved for study %s", read.id, key_hash(r.key))
-        order = self.list_panel.visible_source_rows()
+        # The next study to read, in the order on screen before this one's new status re-sorts it.
+        nxt = self.list_panel.next_row_where(
+            row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
         r.read, r.status = read, Status.CONFIRMED
         self.model.touch(row)
         self.model.flush()  # show it at once: the reader's action, not a batch update
         self.statusBar().showMessage(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
-        self._go_to_next_unconfirmed(row, order)
+        self._go_to_next_unconfirmed(row, nxt)
         return True
 
-    def _go_to_next_unconfirmed(self, row: int, order: list[int]) -> None:
-        pos = order.index(row) if row in order else -1
-        for cand in order[pos + 1:] + order[:max(pos, 0)]:
-            if self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR):
-                self.list_panel.select_source_row(cand)
-                return
+    def _go_to_next_unconfirmed(self, row: int, nxt: int) -> None:
+        if nxt >= 0:
+            self.list_panel.select_source_row(nxt)
+            return
         self.statusBar().showMessage("All studies in the list are confirmed", 6000)
         if not self.list_panel.select_source_row(row):
             self._on_current_changed(self.list_panel.current_source_row())
