@@ -21,6 +21,11 @@ def make_folder(root: Path, levels=(0.2, 0.5, 0.8), broken: int = 1, ood: int = 
     return folder
 
 
+def view_order(panel) -> list[int]:
+    """Source rows in the order the list panel shows them."""
+    return [panel.proxy.mapToSource(panel.proxy.index(r, 0)).row() for r in range(panel.proxy.rowCount())]
+
+
 def settled(w) -> bool:
     """Every row is finished and nothing is pending."""
     return (bool(w.model.rows) and not w.batch.busy() and all(r.status in DONE for r in w.model.rows)

@@ -9,7 +9,7 @@ import threading
 import time
 
 from fakes import factory
-from helpers import make_folder, open_and_wait, row_by_name, select, settled
+from helpers import make_folder, open_and_wait, row_by_name, select, settled, view_order
 from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
@@ -208,7 +208,7 @@ def test_reopening_a_folder_resumes_from_the_store(qtbot, make_window, store, tm
     # Nothing is re-asked: the confirmed study was not sent to the model by the batch.
     assert w2.fake_holder[0].calls <= 3
     w2.list_panel.unconfirmed_check.setChecked(True)
-    assert w2.list_panel.visible_source_rows() == [0, 2]
+    assert view_order(w2.list_panel) == [0, 2]
 
 
 def test_export_from_the_menu_writes_the_csv(qtbot, make_window, tmp_path):

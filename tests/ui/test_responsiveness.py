@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 from fakes import write_png
-from helpers import settled
+from helpers import settled, view_order
 from PySide6.QtCore import QTimer
 
 from xray_desktop.ui.study_list import Status
@@ -53,5 +53,5 @@ def test_batch_of_200_never_stalls_the_event_loop(qtbot, make_window, tmp_path):
     assert 0 < len(near) < N_STUDIES and all(r in w.model.thumbs for r in near)
     # Sorting by AI probability puts the most suspicious first.
     w.list_panel.set_sort_mode("probability")
-    probs = [w.model.rows[r].probability for r in w.list_panel.visible_source_rows()]
+    probs = [w.model.rows[r].probability for r in view_order(w.list_panel)]
     assert probs == sorted(probs, reverse=True)

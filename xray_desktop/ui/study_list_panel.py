@@ -172,10 +172,6 @@ class StudyListPanel(QWidget):
         self.table.scrollTo(pidx)
         return True
 
-    def visible_source_rows(self) -> list[int]:
-        """Source rows in the order the user sees them (O(rows): not for per-action use)."""
-        return [self.proxy.mapToSource(self.proxy.index(r, 0)).row() for r in range(self.proxy.rowCount())]
-
     def _view_pos(self, row: int) -> int:
         return self.proxy.mapFromSource(self.model.index(row, 0)).row() if 0 <= row < len(self.model.rows) else -1
 
