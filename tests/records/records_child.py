@@ -2,6 +2,9 @@
 
     python records_child.py write DB COUNT PREFIX START_AT   # COUNT 0 = until killed
     python records_child.py export DB OUT
+    python records_child.py open DB START_AT   # open (creating) at START_AT, write one read
+
+`open` lets several processes create the same database at the same moment.
 
 `write` prints "<id> <study_key>" after each read is committed; `export` prints "start"
 just before exporting and "done <rows>" after.
@@ -9,6 +12,7 @@ just before exporting and "done <rows>" after.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -45,6 +49,11 @@ def main() -> None:
     mode = sys.argv[1]
     if mode == "write":
         write(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+    elif mode == "open":
+        start_at = float(sys.argv[3])
+        while time.time() < start_at:
+            time.sleep(0.0005)
+        write(Path(sys.argv[2]), 1, f"open-{os.getpid()}", 0.0)
     elif mode == "export":
         with Store.open(Path(sys.argv[2])) as store:
             print("start", flush=True)

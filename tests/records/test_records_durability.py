@@ -54,6 +54,24 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     _two_writers(tmp_path / "c.db", 1000)  # ~3 s, so the full size runs by default
 
 
+def test_processes_creating_the_database_at_once_all_open_it(tmp_path: Path) -> None:
+    """Two app instances (or the GUI and the CLI) started together on a fresh database.
+
+    Switching a new file to WAL needs an exclusive lock, and SQLite answers BUSY at once,
+    without waiting, when two connections race for it: the open must retry, not fail.
+    """
+    for attempt in range(4):
+        db = tmp_path / f"fresh{attempt}.db"
+        start_at = str(time.time() + 1.0)  # all are started (interpreter up) by then
+        procs = [spawn("open", str(db), start_at) for _ in range(6)]
+        outputs = [p.communicate(timeout=120) for p in procs]
+        failed = [err for p, (_, err) in zip(procs, outputs, strict=True) if p.returncode != 0]
+        assert not failed, failed[0]
+        with Store.open(db) as store:
+            assert store.count() == 6 and store.verify().ok
+            assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
 def _kill_export_loop(folder: Path, rows: int, kills: int, seed: int) -> None:
     m = kill_exports(folder, rows, kills, seed)
     assert m["partial_files"] == 0, f"a killed export left a partial file: {m}"

@@ -380,3 +380,47 @@ def test_busy_database_gives_store_error(db_path: Path, monkeypatch: pytest.Monk
             locker.close()
         assert s.add_read(make_input()).id == 1  # and it recovers
     assert store_mod.BUSY_TIMEOUT_S >= 5
+
+
+class _RacingConn:
+    """Answers ``PRAGMA journal_mode = WAL`` with given errors first, as a racing process makes SQLite do."""
+
+    def __init__(self, errors: list[sqlite3.OperationalError]) -> None:
+        self.errors, self.calls = list(errors), 0
+
+    def execute(self, sql: str):
+        self.calls += 1
+        if self.errors:
+            raise self.errors.pop(0)
+        return self
+
+    def fetchone(self):
+        return ("wal",)
+
+
+def _sqlite_error(message: str, code: int) -> sqlite3.OperationalError:
+    exc = sqlite3.OperationalError(message)
+    exc.sqlite_errorcode = code
+    return exc
+
+
+def test_switching_to_wal_retries_while_another_process_holds_the_lock(monkeypatch):
+    from xray_desktop.records import store as store_module
+
+    busy = [_sqlite_error("database is locked", sqlite3.SQLITE_BUSY) for _ in range(3)]
+    conn = _RacingConn(busy)
+    assert store_module._enable_wal(conn) == "wal" and conn.calls == 4
+
+    # Anything but BUSY is not retried.
+    conn = _RacingConn([_sqlite_error("disk I/O error", sqlite3.SQLITE_IOERR)])
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        store_module._enable_wal(conn)
+    assert conn.calls == 1
+
+    # BUSY for longer than the busy timeout: the error comes through (Store.open turns it into
+    # its "database is busy" StoreError).
+    monkeypatch.setattr(store_module, "BUSY_TIMEOUT_S", 0.05)
+    conn = _RacingConn([_sqlite_error("database is locked", sqlite3.SQLITE_BUSY) for _ in range(1000)])
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        store_module._enable_wal(conn)
+    assert 2 <= conn.calls < 20

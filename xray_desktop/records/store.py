@@ -22,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic, sleep
 from types import TracebackType
 
 from xray_desktop import settings
@@ -81,6 +83,27 @@ def _sqlite_errors() -> Iterator[None]:
         raise
     except sqlite3.Error as exc:
         raise StoreError(_friendly(exc)) from exc
+
+
+def _enable_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL (a no-op once the file is WAL) and return the journal mode now in force.
+
+    Switching a new file needs an exclusive lock. When two processes race for it (two app
+    instances, or the GUI and the CLI, started on a fresh database), SQLite answers BUSY at
+    once instead of calling the busy handler, to avoid a deadlock: so wait and retry here,
+    up to the same busy timeout as everything else.
+    """
+    deadline = monotonic() + BUSY_TIMEOUT_S
+    delay = 0.005
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+            if not busy or monotonic() + delay > deadline:
+                raise
+        sleep(delay * (1 + random.random()))  # jitter, so the racers don't retry in step
+        delay = min(delay * 2, 0.2)
 
 
 def _utc_bound(value: datetime | date, *, end: bool) -> tuple[str, str]:
@@ -154,11 +177,14 @@ class Store:
                 "restore it from a backup"
             )
         with _sqlite_errors():
-            if migrations.user_version(conn) == 0:
-                tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
-                if tables:
-                    raise StoreError(f"{path} is an SQLite database but not an xray_desktop reads database")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            # One statement, so one snapshot: read apart, another process's first migration
+            # could commit in between, and its tables would look like a foreign database.
+            version, tables = conn.execute(
+                "SELECT (SELECT user_version FROM pragma_user_version),"
+                " (SELECT count(*) FROM sqlite_master WHERE type = 'table')").fetchone()
+            if version == 0 and tables:
+                raise StoreError(f"{path} is an SQLite database but not an xray_desktop reads database")
+            mode = _enable_wal(conn)
             if str(mode).lower() != "wal":
                 # E.g. some network file systems; still correct, just less concurrent.
                 log.warning("reads database could not use WAL (journal_mode=%s)", mode)
