@@ -23,6 +23,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QApplication
 
+from tests.reliability.gui_driver import rss_bytes
 from xray_desktop.domain import Diagnosis, StudyMetadata
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
@@ -30,10 +31,9 @@ from xray_desktop.ui.thumbnails import encode_thumbnail
 
 
 def rss() -> int:
-    """Resident set size after a full collection (Linux)."""
+    """Resident set size after a full collection."""
     gc.collect()
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    return rss_bytes()
 
 
 def main() -> int:

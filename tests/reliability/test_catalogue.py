@@ -152,12 +152,18 @@ def transfer_syntax(uid: str) -> Callable[[Path], None]:
     return build
 
 
-def structured_report(path: Path) -> None:
+def _bare_dataset(path: Path, sop_class: str) -> FileDataset:
+    """An empty Part 10 dataset of ``sop_class`` (explicit VR little endian) to fill in."""
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = pydicom.uid.BasicTextSRStorage
+    meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
     meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    return FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+
+
+def structured_report(path: Path) -> None:
+    ds = _bare_dataset(path, pydicom.uid.BasicTextSRStorage)
+    meta = ds.file_meta
     ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
     ds.PatientName, ds.Modality = "DOE^JANE", "SR"
     pydicom.dcmwrite(path, ds, enforce_file_format=True)
@@ -170,11 +176,7 @@ def bogus_charset(path: Path) -> None:
 
 def dicomdir_escaping(path: Path) -> None:
     """A DICOMDIR whose record points two levels up, out of the opened folder."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = pydicom.uid.MediaStorageDirectoryStorage
-    meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
-    meta.TransferSyntaxUID = pydicom.uid.ExplicitVRLittleEndian
-    ds = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    ds = _bare_dataset(path, pydicom.uid.MediaStorageDirectoryStorage)
     ds.FileSetID = "HOSTILE"
     ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity = 0
     ds.OffsetOfTheLastDirectoryRecordOfTheRootDirectoryEntity = 0

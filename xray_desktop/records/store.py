@@ -185,7 +185,7 @@ class Store:
             if version == 0 and tables:
                 raise StoreError(f"{path} is an SQLite database but not an xray_desktop reads database")
             mode = _enable_wal(conn)
-            if str(mode).lower() != "wal":
+            if mode.lower() != "wal":
                 # E.g. some network file systems; still correct, just less concurrent.
                 log.warning("reads database could not use WAL (journal_mode=%s)", mode)
             conn.execute("PRAGMA synchronous = FULL")

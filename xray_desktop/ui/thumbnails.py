@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 from PIL import Image
-from PySide6.QtGui import QImage, QPixmap
+from PySide6.QtGui import QPixmap
+
+from xray_desktop.ui.colormap import gray_qimage
 
 THUMB_SIZE = 64  # longest side, pixels (the list shows 48 px icons; 64 keeps them sharp on HiDPI)
 THUMB_JPEG_QUALITY = 85
@@ -41,8 +43,7 @@ def decode_thumbnail(data: bytes) -> QPixmap | None:
             u8 = np.ascontiguousarray(np.asarray(im.convert("L"), dtype=np.uint8))
     except (OSError, ValueError):
         return None
-    img = QImage(u8.data, u8.shape[1], u8.shape[0], u8.strides[0], QImage.Format.Format_Grayscale8)
-    return QPixmap.fromImage(img)  # copies the pixels, so ``u8`` may go
+    return QPixmap.fromImage(gray_qimage(u8))  # copies the pixels, so ``u8`` may go
 
 
 class ThumbnailCache:
