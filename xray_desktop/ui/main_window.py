@@ -48,6 +48,7 @@ from xray_desktop.ui.workers import (
     Loaded,
     LoadSignals,
     LoadTask,
+    ReadSaver,
     make_pool,
     next_request_id,
 )
@@ -91,6 +92,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.inference = InferenceService(classifier_factory, self)
         self.batch = BatchController(self.model, self.inference, store, self)
         self.view_pool = make_pool(1)
+        self.saver = ReadSaver(store.path) if store is not None else None
         self.view_signals = LoadSignals(self)
         self._build_layout()
         build_menus(self)
@@ -415,4 +417,6 @@ class MainWindow(WindowActions, QMainWindow):
         self.view_pool.clear()
         self.view_pool.waitForDone(2000)
         self.inference.shutdown()
+        if self.saver is not None:
+            self.saver.close()  # a commit in flight completes first
 

@@ -133,7 +133,7 @@ class WindowActions:
     def confirm(self) -> bool:
         """Save the read now (committed before anything else happens) and go to the next study."""
         row, panel = self._current_row, self.diagnosis_panel
-        if row < 0 or not panel.isEnabled():
+        if row < 0 or not panel.isEnabled() or self.saver is None or self.saver.saving:  # one save at a time
             return False
         problem = panel.problem()
         if problem:
@@ -160,7 +160,7 @@ class WindowActions:
             supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
         )
         try:
-            read = self.store.add_read(read_input)
+            read = self.saver.save(read_input)  # durable on return; the window keeps painting meanwhile
         except StoreError as exc:
             log.error("saving a read failed: %s", exc)
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")

@@ -1,4 +1,4 @@
-"""ALL threading of the GUI: the inference worker thread and the file-loading thread pool.
+"""ALL threading of the GUI: the inference worker thread, the file-loading thread pool, the reads writer.
 
 Every request carries an id from :func:`next_request_id`; the receiver compares it with the
 id it is waiting for and drops stale answers, so the user moving on never shows old results.
@@ -12,14 +12,17 @@ import queue
 import sys
 import threading
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QRunnable, QThread, QThreadPool, Signal, Slot
+from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
 from xray_desktop.domain import Prediction, Study
 from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.records import Read, ReadInput, Store
 from xray_desktop.ui.thumbnails import encode_thumbnail
 
 log = logging.getLogger(__name__)
@@ -294,3 +297,62 @@ def make_pool(threads: int) -> QThreadPool:
     pool.setMaxThreadCount(threads)
     pool.setThreadPriority(QThread.Priority.LowPriority)
     return pool
+
+
+# -- saving reads ----------------------------------------------------------------------------
+
+
+class ReadSaver:
+    """Commits confirmed reads on a thread and connection of its own.
+
+    A commit waits for the disk (``synchronous=FULL``), usually for milliseconds but on a
+    busy disk for up to ~0.8 s (issue #8's load runs). ``save`` still returns only once the
+    read is durable, but while it waits the GUI thread keeps painting and running its
+    timers; user input is held back until the commit returns, so nothing can be clicked
+    on a half-saved state.
+    """
+
+    BLOCK_S = 0.02  # a commit that returns within this is waited for plainly (the usual case)
+    POLL_MS = 2
+
+    def __init__(self, db_path: Path) -> None:
+        self._path = Path(db_path)
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reads-writer")
+        self._store: Store | None = None  # opened on the writer thread, used only there
+        self.saving = False
+
+    def _add(self, read_input: ReadInput) -> Read:
+        if self._store is None:
+            self._store = Store.open(self._path, create=False)
+        return self._store.add_read(read_input)
+
+    def save(self, read_input: ReadInput) -> Read:
+        """Commit ``read_input``; return the stored read or raise StoreError (GUI thread)."""
+        self.saving = True
+        try:
+            future = self._pool.submit(self._add, read_input)
+            try:
+                return future.result(timeout=self.BLOCK_S)
+            except FuturesTimeout:
+                pass
+            loop = QEventLoop()
+            poll = QTimer()
+            poll.setInterval(self.POLL_MS)
+            poll.timeout.connect(lambda: future.done() and loop.quit())
+            poll.start()
+            if not future.done():
+                loop.exec(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+            poll.stop()
+            return future.result()
+        finally:
+            self.saving = False
+
+    def close(self) -> None:
+        """Finish any pending commit, then close the writer's connection."""
+        def _close() -> None:
+            if self._store is not None:
+                self._store.close()
+                self._store = None
+
+        self._pool.submit(_close)
+        self._pool.shutdown(wait=True)
