@@ -9,6 +9,10 @@ from typing import Any
 
 import numpy as np
 
+from xray_desktop.decision import Rates, RocTable, predictive_values
+
+__all__ = ["CardError", "ModelCard", "OperatingPoint", "Rates", "predictive_values"]
+
 CARD_FILE = "model_card.json"
 REQUIRED = ("name", "version", "file", "sha256", "input", "calibration", "roc", "operating_points",
             "default_operating_point")
@@ -28,18 +32,6 @@ class OperatingPoint:
     threshold: float
     sensitivity: float
     specificity: float
-
-
-@dataclass(frozen=True)
-class Rates:
-    """Validation rates at one threshold, and predictive values at a prevalence."""
-
-    threshold: float
-    sensitivity: float
-    specificity: float
-    ppv: float
-    npv: float
-    prevalence: float
 
 
 class ModelCard:
@@ -131,24 +123,14 @@ class ModelCard:
 
     def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
         """Validation sensitivity/specificity at ``threshold`` (interpolated) and PPV/NPV."""
-        t = float(np.clip(threshold, self._t[0], self._t[-1]))
-        sens = float(np.interp(t, self._t, self._sens))
-        spec = float(np.interp(t, self._t, self._spec))
-        ppv, npv = predictive_values(sens, spec, prevalence)
-        return Rates(t, sens, spec, ppv, npv, prevalence)
+        return self.roc_table().rates_at(threshold, prevalence)
+
+    def roc_table(self) -> RocTable:
+        """The validation ROC as a :class:`~xray_desktop.decision.RocTable`."""
+        return RocTable(self._t, self._sens, self._spec)
 
     def calibrate(self, logit: float | np.ndarray) -> np.ndarray:
         """Calibrated probability from a raw logit (temperature + bias fitted on validation)."""
         from xray_desktop.model.metrics import sigmoid
 
         return sigmoid((np.asarray(logit, dtype=np.float64) + self.bias) / self.temperature)
-
-
-def predictive_values(sens: float, spec: float, prevalence: float) -> tuple[float, float]:
-    """PPV and NPV from sensitivity, specificity and prevalence (Bayes)."""
-    p = min(max(prevalence, 0.0), 1.0)
-    tp, fp = sens * p, (1 - spec) * (1 - p)
-    tn, fn = spec * (1 - p), (1 - sens) * p
-    ppv = tp / (tp + fp) if tp + fp > 0 else float("nan")
-    npv = tn / (tn + fn) if tn + fn > 0 else float("nan")
-    return ppv, npv

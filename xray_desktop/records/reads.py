@@ -12,10 +12,12 @@ import numbers
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
+from xray_desktop.decision import AGREE, DISAGREE, NOT_APPLICABLE, agreement
 from xray_desktop.domain import Diagnosis
 
+__all__ = ["AGREE", "DISAGREE", "NOT_APPLICABLE", "agreement"]
+
 AI_LABELS = ("PNEUMONIA", "NORMAL", "")
-AGREE, DISAGREE, NOT_APPLICABLE = "agree", "disagree", "n/a"
 
 # Columns that identify the patient. The schema keeps them next to each other and the
 # de-identified export drops (or coarsens) them; nothing in this package logs them.
@@ -76,27 +78,13 @@ class Read(ReadInput):
 
     @property
     def agreement(self) -> str:
-        """Whether the reader agrees with the AI label: "agree", "disagree" or "n/a".
-
-        The model is binary (pneumonia vs normal), so only PNEUMONIA and NORMAL calls are
-        compared. INDETERMINATE is no call at all; OTHER (a non-pneumonia abnormality)
-        neither agrees with the AI's "NORMAL" (the film is not normal) nor contradicts its
-        "no pneumonia", so both give "n/a", as does a read without an AI label.
-        """
+        """Whether the reader agrees with the AI label (see ``decision.agreement``)."""
         return agreement(self.final_diagnosis, self.ai_label)
 
     def to_input(self, **changes: object) -> ReadInput:
         """A ReadInput with this read's values (handy for an amendment), with changes."""
         values = {f.name: getattr(self, f.name) for f in fields(ReadInput)}
         return replace(ReadInput(**values), **changes)
-
-
-def agreement(diagnosis: Diagnosis | str, ai_label: str) -> str:
-    """See ``Read.agreement``."""
-    diag = Diagnosis(diagnosis)
-    if ai_label not in ("PNEUMONIA", "NORMAL") or diag not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL):
-        return NOT_APPLICABLE
-    return AGREE if diag.value == ai_label else DISAGREE
 
 
 @dataclass(frozen=True)

@@ -16,16 +16,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xray_desktop.decision import agreement
 from xray_desktop.domain import Diagnosis
 
 DIAGNOSIS_KEYS = {Diagnosis.PNEUMONIA: "P", Diagnosis.NORMAL: "N", Diagnosis.INDETERMINATE: "I", Diagnosis.OTHER: "O"}
-
-
-def agreement(diagnosis: Diagnosis | None, ai_label: str) -> str:
-    """'agree' / 'disagree' when both the reader and the AI made a binary call, else 'n/a'."""
-    if diagnosis not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL) or ai_label not in ("PNEUMONIA", "NORMAL"):
-        return "n/a"
-    return "agree" if diagnosis.value == ai_label else "disagree"
 
 
 class DiagnosisPanel(QWidget):

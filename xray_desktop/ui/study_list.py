@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
+from xray_desktop import decision
 from xray_desktop.domain import StudyMetadata
 from xray_desktop.ui.thumbnails import ThumbnailCache
 
@@ -73,9 +74,7 @@ class StudyRow:
 
     def ai_label(self, threshold: float | None) -> str:
         """'PNEUMONIA' / 'NORMAL' at ``threshold``; '' when there is no usable AI answer."""
-        if self.probability is None or threshold is None or self.gate_accepted is False:
-            return ""
-        return "PNEUMONIA" if self.probability >= threshold else "NORMAL"
+        return decision.ai_label(self.probability, threshold, self.gate_accepted)
 
 
 COLUMNS = ("Study", "Date", "Status", "AI %", "AI label", "Final")
