@@ -17,6 +17,7 @@ run: $(STAMP)  ## install and start the workstation (pass files: make run ARGS="
 
 test: $(STAMP)  ## install and run the default test suite (lint + tests, ~minutes)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q
 
 test-slow: $(STAMP)  ## the slow tests: real bundled model, long fuzz and kill loops

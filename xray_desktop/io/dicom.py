@@ -41,7 +41,7 @@ from xray_desktop.io.dicom_pixels import (
 )
 from xray_desktop.io.errors import StudyLoadError
 from xray_desktop.io.limits import MAX_INFLATED_BYTES
-from xray_desktop.io.loader import executable_preamble
+from xray_desktop.io.sniff import executable_preamble
 from xray_desktop.io.voi import apply_modality, is_blank, present, robust_window, sample, window_linear_exact
 
 DEFER_BYTES = 256 * 1024  # values larger than this are read only when needed
