@@ -181,6 +181,7 @@ class Classifier:
                     model_sha256=self.sha256,
                     elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
                     model_input=x[i],
+                    out_of_scope=self.card.out_of_scope(study.metadata.age_years),
                 )
             )
         return out
