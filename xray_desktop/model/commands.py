@@ -129,9 +129,11 @@ class _Progress:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``xray-desktop predict``: exit 0 when the run completed, 1 when it could not run."""
+    from xray_desktop.logging_setup import setup_logging
     from xray_desktop.model.card import CardError
     from xray_desktop.model.classifier import Classifier, ModelError
 
+    setup_logging()  # TensorFlow's start-up chatter goes there, not to the terminal
     try:
         clf = Classifier.load(args.model_dir)
         if args.threshold is not None:
@@ -181,8 +183,10 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
 
 def run_selftest(args: argparse.Namespace) -> int:
     """``xray-desktop selftest``: the bundled model reproduces its card's reference value."""
+    from xray_desktop.logging_setup import setup_logging
     from xray_desktop.model.classifier import Classifier, ModelError
 
+    setup_logging()  # TensorFlow's start-up chatter goes there, not to the terminal
     t0 = time.perf_counter()
     try:
         clf = Classifier.load(args.model_dir)
