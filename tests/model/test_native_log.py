@@ -74,3 +74,17 @@ def test_selftest_and_predict_print_only_our_own_lines(tmp_path):
     assert pr.stderr.splitlines() == [f"wrote 17 rows to {out}"]
     log = (tmp_path / "logs" / "xray_desktop.log").read_text()
     assert "tensorflow stderr:" in log  # the chatter was kept, in our log file
+
+
+def test_without_fd2_the_block_just_runs(monkeypatch):
+    """A windowed Windows process has no fd 2: nothing is redirected, errors still propagate."""
+
+    def no_fd(fd):
+        raise OSError(9, "Bad file descriptor")
+
+    monkeypatch.setattr(os, "dup", no_fd)
+    with native_stderr_to_log():
+        ran = True
+    assert ran
+    with pytest.raises(ValueError, match="boom"), native_stderr_to_log():
+        raise ValueError("boom")

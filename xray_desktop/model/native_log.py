@@ -34,10 +34,12 @@ def quiet_tensorflow_env() -> None:
 def native_stderr_to_log(what: str = "tensorflow") -> Iterator[None]:
     """Send everything written to fd 2 inside the block to the log (INFO, one record per line)."""
     with _lock:
+        _flush()
         try:
-            _flush()
             saved = os.dup(2)
         except OSError:  # no fd 2 at all (a windowed Windows process): nothing to redirect
+            saved = -1
+        if saved < 0:
             yield
             return
         with tempfile.TemporaryFile() as sink:
