@@ -116,6 +116,62 @@ for part in "${CMD[@]}"; do
 done
 EXEC_LINE+="%F"
 
+# -- can the window open? ------------------------------------------------------------------------
+# Qt's X11 (xcb) platform plugin needs these system libraries (PySide6 and the bundle carry none of
+# them; without them the app stops with a message, see xray_desktop/platform_check.py, which holds
+# the same table: a test keeps the two in step). Lines: soname, Debian/Ubuntu package, Fedora package.
+XCB_LIBS=(
+    "libxcb.so.1 libxcb1 libxcb"
+    "libX11.so.6 libx11-6 libX11"
+    "libX11-xcb.so.1 libx11-xcb1 libX11-xcb"
+    "libxkbcommon.so.0 libxkbcommon0 libxkbcommon"
+    "libxkbcommon-x11.so.0 libxkbcommon-x11-0 libxkbcommon-x11"
+    "libxcb-cursor.so.0 libxcb-cursor0 xcb-util-cursor"
+    "libxcb-icccm.so.4 libxcb-icccm4 xcb-util-wm"
+    "libxcb-util.so.1 libxcb-util1 xcb-util"
+    "libxcb-image.so.0 libxcb-image0 xcb-util-image"
+    "libxcb-keysyms.so.1 libxcb-keysyms1 xcb-util-keysyms"
+    "libxcb-render-util.so.0 libxcb-render-util0 xcb-util-renderutil"
+    "libxcb-randr.so.0 libxcb-randr0 libxcb"
+    "libxcb-render.so.0 libxcb-render0 libxcb"
+    "libxcb-shape.so.0 libxcb-shape0 libxcb"
+    "libxcb-shm.so.0 libxcb-shm0 libxcb"
+    "libxcb-sync.so.1 libxcb-sync1 libxcb"
+    "libxcb-xfixes.so.0 libxcb-xfixes0 libxcb"
+    "libxcb-xkb.so.1 libxcb-xkb1 libxcb"
+    "libEGL.so.1 libegl1 libglvnd-egl"
+    "libGL.so.1 libgl1 libglvnd-glx"
+    "libfontconfig.so.1 libfontconfig1 fontconfig"
+)
+check_xcb_libs() {
+    local ldconfig cache soname apt dnf line cand internal=""
+    local -a missing=() apts=() dnfs=()
+    [[ "$RESOURCES" == */_internal/resources ]] && internal="${RESOURCES%/resources}"  # a bundle's own copies
+    ldconfig="$(command -v ldconfig || true)"
+    for cand in /sbin/ldconfig /usr/sbin/ldconfig; do
+        [[ -n "$ldconfig" ]] || { [[ -x "$cand" ]] && ldconfig="$cand"; }
+    done
+    # `ldconfig -p` lists the loader's cache: "<tab>libfoo.so.1 (libc6,x86-64) => /path"; keep the sonames.
+    if [[ -z "$ldconfig" ]] || ! cache="$("$ldconfig" -p 2>/dev/null | awk 'NR > 1 {print $1}')" || [[ -z "$cache" ]]; then
+        echo "note: could not check the X11 libraries the window needs (no ldconfig)" >&2
+        return 0
+    fi
+    for line in "${XCB_LIBS[@]}"; do
+        read -r soname apt dnf <<<"$line"
+        if grep -qxF "$soname" <<<"$cache" || [[ -n "$internal" && -e "$internal/$soname" ]]; then
+            continue
+        fi
+        missing+=("$soname")
+        [[ " ${apts[*]} " == *" $apt "* ]] || apts+=("$apt")
+        [[ " ${dnfs[*]} " == *" $dnf "* ]] || dnfs+=("$dnf")
+    done
+    if [[ ${#missing[@]} -gt 0 ]]; then
+        echo "warning: the window will not open until these X11 libraries are installed: ${missing[*]}." >&2
+        echo "  Debian/Ubuntu: sudo apt-get install ${apts[*]}" >&2
+        echo "  Fedora/RHEL:   sudo dnf install ${dnfs[*]}" >&2
+    fi
+}
+
 # -- install ---------------------------------------------------------------------------------------
 mkdir -p "$APPS_DIR" "$ICON_DIR/scalable/apps"
 tmp="$(mktemp "$APPS_DIR/.$NAME.desktop.XXXXXX")"
@@ -142,6 +198,7 @@ if command -v desktop-file-validate >/dev/null 2>&1; then
     desktop-file-validate "$DESKTOP_FILE" || echo "warning: desktop-file-validate complained (entry installed anyway)" >&2
 fi
 refresh_caches
+check_xcb_libs
 echo "installed menu entry $DESKTOP_FILE"
 echo "  Exec=$EXEC_LINE"
 echo "  icons in $ICON_DIR (hicolor, ${SIZES[*]} px + scalable)"

@@ -41,20 +41,36 @@ def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: b
     timer.start(500)
 
 
+def _preflight() -> int | None:
+    """Exit code when the window cannot open (Qt would abort with a core dump), else None."""
+    from xray_desktop.platform_check import EXIT_NO_DISPLAY_LIBS, xcb_problem
+
+    problem = xcb_problem()
+    if not problem:
+        return None
+    print(problem, file=sys.stderr)
+    log.error("window not opened: %s", problem)
+    return EXIT_NO_DISPLAY_LIBS
+
+
 def run(paths: list[str]) -> int:
     """Show the review window (before the model loads), open ``paths``, run the event loop."""
+    from xray_desktop.logging_setup import setup_logging
+
+    setup_logging()
+    refused = _preflight()  # before QApplication: Qt aborts the process when xcb cannot load
+    if refused is not None:
+        return refused
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from xray_desktop import settings
-    from xray_desktop.logging_setup import setup_logging
     from xray_desktop.records import Store, StoreError
     from xray_desktop.ui.main_window import MainWindow
     from xray_desktop.ui.settings_store import SettingsStore
     from xray_desktop.ui.theme import apply_dark_theme
     from xray_desktop.ui.workers import configure_threads
 
-    setup_logging()
     configure_threads()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setOrganizationName(settings.APP_AUTHOR)

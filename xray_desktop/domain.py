@@ -39,6 +39,9 @@ class StudyMetadata:
     transfer_syntax: str = ""  # "name (UID)" for DICOM, empty for rasters
     photometric: str = ""
     bits_stored: int = 8
+    # Age at the study in years, from PatientAge or BirthDate + StudyDate/AcquisitionDate
+    # (io.age.age_years); None when the file does not say.
+    age_years: float | None = None
 
 
 @dataclass
@@ -97,3 +100,6 @@ class Prediction:
     model_sha256: str
     elapsed_ms: float
     model_input: np.ndarray | None = None  # the exact preprocessed input, for the viewer
+    # Non-empty when the study is outside the model's intended use (e.g. "outside intended
+    # use (age 62 y)"): the AI call is then withheld, like a gate refusal (decision.verdict).
+    out_of_scope: str = ""

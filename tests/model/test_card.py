@@ -76,3 +76,31 @@ def test_bundled_card_documents_what_the_issue_asks():
     assert (model_dir() / "MODEL_CARD.md").read_text().startswith("# Model card")
     assert (model_dir() / "model_card.json").stat().st_size > 0
     assert (model_dir() / d["file"]).stat().st_size < 25e6
+
+
+def test_intended_age_range_and_out_of_scope_reason():
+    """Issue #17.9: the card holds the intended ages; outside them a study is out of scope."""
+    card = ModelCard(synthetic_card(intended_age_years=[1, 6]))
+    assert card.intended_age_years == (1.0, 6.0)
+    assert card.out_of_scope(62.0) == "outside intended use (age 62 y)"
+    assert card.out_of_scope(0.5) == "outside intended use (age 6 mo)"
+    assert card.out_of_scope(6.0) == "outside intended use (age 6 y)"  # the 6th birthday is out
+    for inside in (1.0, 3.2, 5.99):
+        assert card.out_of_scope(inside) == ""
+    assert card.out_of_scope(None) == ""  # unknown age: the reader knows the patient
+    assert card.out_of_scope(float("nan")) == ""
+    legacy = ModelCard(synthetic_card())
+    assert legacy.intended_age_years is None and legacy.out_of_scope(62.0) == ""
+
+
+@pytest.mark.parametrize("bad", [[6, 1], [1], "1-5", [-1, 5], [1, float("inf")], [None, 5]])
+def test_malformed_age_range_is_refused(bad):
+    with pytest.raises(CardError, match="intended_age_years"):
+        ModelCard(synthetic_card(intended_age_years=bad))
+
+
+def test_bundled_card_states_the_intended_ages():
+    card = bundled()
+    assert card.intended_age_years == (1.0, 6.0)
+    assert card.out_of_scope(62.0) and not card.out_of_scope(3.0)
+    assert "Intended ages: 1 to under 6 years" in (model_dir() / "MODEL_CARD.md").read_text()

@@ -19,7 +19,8 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID, MediaStorageDirectoryStorage
 
 from xray_desktop.domain import Study, StudyMetadata
-from xray_desktop.io.dicom_meta import Charset, metadata_fields, sop_class_name, sop_class_uid, tag_rows
+from xray_desktop.io.age import age_years
+from xray_desktop.io.dicom_meta import Charset, metadata_fields, safe_text, sop_class_name, sop_class_uid, tag_rows
 from xray_desktop.io.dicom_pixels import (
     MONO,
     PIXEL_TAGS,
@@ -30,7 +31,7 @@ from xray_desktop.io.dicom_pixels import (
     check_codestream,
     check_native_length,
     check_syntax_supported,
-    decode_first_frame,
+    decode_frame,
     family,
     infer_encapsulated_syntax,
     native_syntax,
@@ -94,17 +95,17 @@ def load_dicom(path: Path, sha256: str, head: bytes) -> Study:
         _fit_native_length(ds, pixel_tag, geom, path, deflated)
     normalise_header(ds, geom)
 
-    arr = decode_first_frame(ds, geom, syntax)
-    if geom.frames > 1:
-        notes.append(f"multi-frame: showing frame 1 of {geom.frames}")
-    pixels, raw, window, inverted = _present(arr, ds, geom, pixel_tag, notes)
+    pixels, raw, window, inverted = _present_some_frame(ds, geom, syntax, pixel_tag, notes)
 
     cs = Charset(hdr)
     if cs.unknown:
         notes.append(f"unknown character set {', '.join(cs.unknown)[:40]}: some characters shown as \ufffd")
+    fields = metadata_fields(hdr, cs)
+    age = age_years(fields["age"], fields["birth_date"], fields["study_date"], safe_text(hdr, "AcquisitionDate", cs))
     meta = StudyMetadata(
         source_format="DICOM",
-        **metadata_fields(hdr, cs),
+        **fields,
+        age_years=age,
         rows=geom.rows,
         cols=geom.cols,
         frames=geom.frames,
@@ -294,10 +295,49 @@ def _deflated_guard(path: Path, pos: int) -> None:
         raise StudyLoadError("deflated DICOM data set is corrupt") from None
 
 
+class _BlankFrame(Exception):
+    """This frame has nothing to show (every pixel the same value)."""
+
+
+def frame_order(frames: int) -> list[int]:
+    """Frame indices to try: the first, then outward from the middle (0, mid, mid+1, mid-1, ...).
+
+    The middle of a series (an MR stack, a tiled slide) is the likeliest to show the anatomy
+    when the first frame is blank.
+    """
+    mid = frames // 2
+    order = [0]
+    for step in range(frames):
+        for i in (mid + step, mid - step) if step else (mid,):
+            if 0 <= i < frames and i not in order:
+                order.append(i)
+    return order
+
+
+def _present_some_frame(
+    ds: Dataset, geom: Geometry, syntax: str, pixel_tag: int, notes: list[str]
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float], bool]:
+    """Present frame 1, or, when it is blank, the first non-blank frame in :func:`frame_order`."""
+    for i in frame_order(geom.frames):
+        tried: list[str] = []  # a blank frame's notes (windows, padding) do not describe the one shown
+        try:
+            got = _present(decode_frame(ds, geom, syntax, i), ds, geom, pixel_tag, tried)
+        except _BlankFrame:
+            continue
+        notes.extend(tried)
+        if geom.frames > 1:
+            why = "" if i == 0 else " (frame 1 is blank)"
+            notes.append(f"multi-frame: showing frame {i + 1} of {geom.frames}{why}")
+        return got
+    if geom.frames > 1:
+        raise StudyLoadError(f"all {geom.frames} frames are blank: every pixel has the same value")
+    raise StudyLoadError("image is blank: every pixel has the same value")
+
+
 def _present(
     arr: np.ndarray, ds: Dataset, geom: Geometry, pixel_tag: int, notes: list[str]
 ) -> tuple[np.ndarray, np.ndarray, tuple[float, float], bool]:
-    """(pixels, raw, window, inverted) from the decoded first frame."""
+    """(pixels, raw, window, inverted) from one decoded frame; :class:`_BlankFrame` if uniform."""
     gray, colour, full = to_gray(arr, ds, geom)
     if colour:
         notes.append("colour image converted to grayscale")
@@ -317,7 +357,7 @@ def _present(
             auto = robust_window(sample(raw, None))
             got = None if auto is None else (window_linear_exact(raw, *auto), auto)
     if got is None:
-        raise StudyLoadError("image is blank: every pixel has the same value")
+        raise _BlankFrame
     pixels, window = got
     if inverted:
         pixels = 1.0 - pixels

@@ -1,4 +1,4 @@
-"""DICOM pixel data: header geometry, length checks, transfer syntaxes, first-frame decode."""
+"""DICOM pixel data: header geometry, length checks, transfer syntaxes, one-frame decode."""
 
 from __future__ import annotations
 
@@ -303,16 +303,16 @@ def check_native_length(geom: Geometry, available: int) -> int:
     return expected
 
 
-def decode_first_frame(ds: Dataset, geom: Geometry, syntax: str) -> np.ndarray:
-    """Decode frame 1 only (pydicom allocates one frame, not the whole series)."""
+def decode_frame(ds: Dataset, geom: Geometry, syntax: str, index: int = 0) -> np.ndarray:
+    """Decode one frame only (pydicom allocates one frame, not the whole series)."""
     try:
-        arr = pydicom.pixels.pixel_array(ds, index=0)
+        arr = pydicom.pixels.pixel_array(ds, index=index)
     except (StudyLoadError, MemoryError, KeyboardInterrupt, SystemExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - Rust codecs raise PanicException (a BaseException)
         raise StudyLoadError(_decode_failure(ds, geom, syntax, exc)) from None
     if arr.ndim == 3 and geom.spp == 1 and arr.shape[0] == geom.frames:
-        arr = arr[0]
+        arr = arr[index]
     if arr.shape[:2] != (geom.rows, geom.cols):
         raise StudyLoadError(
             f"decoded image is {arr.shape[1]} x {arr.shape[0]} but the header says {geom.cols} x {geom.rows}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,12 +11,16 @@ from typing import Any
 import numpy as np
 
 from xray_desktop.decision import Rates, RocTable, predictive_values
+from xray_desktop.io.age import format_age
 
 __all__ = ["CardError", "ModelCard", "OperatingPoint", "Rates", "predictive_values"]
 
 CARD_FILE = "model_card.json"
 REQUIRED = ("name", "version", "file", "sha256", "input", "calibration", "roc", "operating_points",
             "default_operating_point")
+# Intended ages, [from, to): in scope when from <= age < to (years). Optional: a card without it
+# checks no age.
+AGE_KEY = "intended_age_years"
 # Named operating points every card must offer (the GUI shows them as presets).
 OPERATING_POINTS = ("high-sensitivity", "balanced", "high-specificity")
 
@@ -54,6 +59,7 @@ class ModelCard:
                 raise CardError(f"model card has no '{name}' operating point")
         if data["default_operating_point"] not in data["operating_points"]:
             raise CardError("model card's default operating point is not among its operating points")
+        self._ages = _age_range(data.get(AGE_KEY))
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelCard:
@@ -101,6 +107,23 @@ class ModelCard:
     def default_operating_point(self) -> str:
         return str(self.data["default_operating_point"])
 
+    # -- intended use -----------------------------------------------------------------
+    @property
+    def intended_age_years(self) -> tuple[float, float] | None:
+        """(from, to) in years, in scope when from <= age < to; None when the card sets no range."""
+        return self._ages
+
+    def out_of_scope(self, age_years: float | None) -> str:
+        """Why a study is outside the intended use, e.g. "outside intended use (age 62 y)"; "" if not.
+
+        An unknown age (PNG/JPEG, a DICOM without age or dates) is not out of scope: the
+        reader knows the patient; the README says so.
+        """
+        if self._ages is None or age_years is None or not math.isfinite(age_years):
+            return ""
+        lo, hi = self._ages
+        return "" if lo <= age_years < hi else f"outside intended use (age {format_age(age_years)})"
+
     # -- thresholds -----------------------------------------------------------------
     def roc_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(thresholds ascending, sensitivity, specificity) of the validation ROC."""
@@ -134,3 +157,16 @@ class ModelCard:
         from xray_desktop.model.metrics import sigmoid
 
         return sigmoid((np.asarray(logit, dtype=np.float64) + self.bias) / self.temperature)
+
+
+def _age_range(value: Any) -> tuple[float, float] | None:
+    """The card's ``intended_age_years`` [from, to] as floats; CardError when malformed."""
+    if value is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise CardError(f"model card's {AGE_KEY} must be [from, to] in years, not {value!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
+        raise CardError(f"model card's {AGE_KEY} must be [from, to] with 0 <= from < to, not {value!r}")
+    return lo, hi

@@ -7,7 +7,6 @@ TensorFlow is imported only inside :meth:`Classifier.load`, so importing this mo
 from __future__ import annotations
 
 import json
-import os
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -21,6 +20,7 @@ from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint, Rates
 from xray_desktop.model.gate import OodModel, rule_check
 from xray_desktop.model.heatmap import heatmap as make_heatmap
+from xray_desktop.model.native_log import native_stderr_to_log, quiet_tensorflow_env
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
 
 FEATURES_LAYER = "features"
@@ -98,16 +98,18 @@ class Classifier:
         if not model_dir.is_dir():
             raise ModelError(f"AI model unavailable: no model folder at {model_dir}")
         card = verify_model_dir(model_dir)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        quiet_tensorflow_env()
         try:
-            import keras
+            # TensorFlow's import, the load and the warm-up print native chatter on fd 2: to the log.
+            with native_stderr_to_log():
+                import keras
 
-            model = keras.models.load_model(model_dir / card.model_file, safe_mode=True, compile=False)
-            ood = None
-            gate = card.data.get("gate", {})
-            if gate.get("file"):
-                ood = OodModel.load(str(model_dir / gate["file"]))
-            return cls(model, card, model_dir, ood)
+                model = keras.models.load_model(model_dir / card.model_file, safe_mode=True, compile=False)
+                ood = None
+                gate = card.data.get("gate", {})
+                if gate.get("file"):
+                    ood = OodModel.load(str(model_dir / gate["file"]))
+                return cls(model, card, model_dir, ood)
         except ModelError:
             raise
         except Exception as exc:
@@ -181,6 +183,7 @@ class Classifier:
                     model_sha256=self.sha256,
                     elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
                     model_input=x[i],
+                    out_of_scope=self.card.out_of_scope(study.metadata.age_years),
                 )
             )
         return out

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from xray_desktop import decision
 from xray_desktop.io import StudyLoadError, load_study, scan
 
 COLUMNS = (
@@ -56,21 +57,7 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
         studies = [s for _, s in pending]
         for (path, study), pred in zip(pending, clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap),
                                        strict=True):
-            yield {
-                "path": path,
-                "status": "ok" if pred.gate.accepted else "rejected",
-                "error": pred.gate.reason,
-                "probability": f"{pred.probability:.6f}",
-                "threshold": f"{threshold:.6f}",
-                "ai_label": "PNEUMONIA" if pred.probability >= threshold else "NORMAL",
-                "model_version": pred.model_version,
-                "file_sha256": study.sha256,
-                "logit": f"{pred.logit:.6f}",
-                "ood_score": "" if pred.gate.ood_score is None else f"{pred.gate.ood_score:.3f}",
-                "operating_point": op_name,
-                "patient_id": study.metadata.patient_id,
-                "elapsed_ms": f"{pred.elapsed_ms:.1f}",
-            }
+            yield prediction_row(path, study, pred, threshold, op_name)
         pending.clear()
 
     for item in scan(paths):
@@ -88,6 +75,31 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
             yield from flush()
     if pending:
         yield from flush()
+
+
+def prediction_row(path: str, study: Any, pred: Any, threshold: float, op_name: str) -> dict[str, Any]:
+    """The CSV row of one predicted study; the AI verdict comes from :func:`decision.verdict`.
+
+    A study the input gate refused, or one outside the intended use, is ``rejected`` with the
+    reason in ``error`` and no probability, logit or AI label (the network's number on such an
+    input means nothing); the gate's ``ood_score`` stays in its own column.
+    """
+    v = decision.verdict(pred.probability, threshold, pred.gate.accepted, pred.gate.reason, pred.out_of_scope)
+    return {
+        "path": path,
+        "status": "ok" if v.assessed else "rejected",
+        "error": "" if v.assessed else (v.reason or "no usable AI answer"),
+        "probability": f"{v.probability:.6f}" if v.probability is not None else "",
+        "threshold": f"{threshold:.6f}",
+        "ai_label": v.label,
+        "model_version": pred.model_version,
+        "file_sha256": study.sha256,
+        "logit": f"{pred.logit:.6f}" if v.assessed else "",
+        "ood_score": "" if pred.gate.ood_score is None else f"{pred.gate.ood_score:.3f}",
+        "operating_point": op_name,
+        "patient_id": study.metadata.patient_id,
+        "elapsed_ms": f"{pred.elapsed_ms:.1f}",
+    }
 
 
 def _error_row(path: str, reason: str, version: str) -> dict[str, Any]:
@@ -117,9 +129,11 @@ class _Progress:
 
 def run_predict(args: argparse.Namespace) -> int:
     """``xray-desktop predict``: exit 0 when the run completed, 1 when it could not run."""
+    from xray_desktop.logging_setup import setup_logging
     from xray_desktop.model.card import CardError
     from xray_desktop.model.classifier import Classifier, ModelError
 
+    setup_logging()  # TensorFlow's start-up chatter goes there, not to the terminal
     try:
         clf = Classifier.load(args.model_dir)
         if args.threshold is not None:
@@ -169,8 +183,10 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
 
 def run_selftest(args: argparse.Namespace) -> int:
     """``xray-desktop selftest``: the bundled model reproduces its card's reference value."""
+    from xray_desktop.logging_setup import setup_logging
     from xray_desktop.model.classifier import Classifier, ModelError
 
+    setup_logging()  # TensorFlow's start-up chatter goes there, not to the terminal
     t0 = time.perf_counter()
     try:
         clf = Classifier.load(args.model_dir)

@@ -22,6 +22,7 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Intended use",
         card["intended_use"],
+        *_age_lines(card),
         "",
         "## Limitations",
         *[f"- {x}" for x in card["limitations"]],
@@ -86,3 +87,12 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _age_lines(card: dict) -> list[str]:
+    """The intended age range, which the app enforces (studies outside it are not scored)."""
+    ages = card.get("intended_age_years")
+    if not ages:
+        return []
+    return ["", f"Intended ages: {ages[0]:g} to under {ages[1]:g} years ({card.get('intended_age_note', '')}). "
+            "DICOM studies whose PatientAge (or birth and study dates) fall outside are shown but not scored."]

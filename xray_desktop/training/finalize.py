@@ -21,6 +21,11 @@ MODEL_FILE = "pneumonia_cnn.keras"
 GATE_FILE = "gate.npz"
 VERSION = "1.0.0"
 
+# Kermany et al. 2018 describe their cohort as children aged one to five; the images carry no age.
+INTENDED_AGE_YEARS = (1, 6)
+INTENDED_AGE_NOTE = ("in scope from the 1st to the 6th birthday (aged 1-5 years): the cohort of Kermany et al. "
+                     "2018; the training images carry no age, so this is the source's stated range, not a measured one")
+
 
 def bootstrap_ci(
     y: np.ndarray, p: np.ndarray, groups: list[str], stat: Any, n: int = 1000, seed: int = 0
@@ -188,6 +193,10 @@ def write_artifacts(
         "intended_use": "A second reader for pediatric (about 1-5 years) frontal (AP/PA) chest "
                         "radiographs, flagging likely pneumonia for a radiologist who makes the "
                         "diagnosis. Never a standalone diagnosis.",
+        # Read by ModelCard.intended_age_years: studies whose DICOM age is outside [from, to)
+        # are not scored (issue #17.9).
+        "intended_age_years": list(INTENDED_AGE_YEARS),
+        "intended_age_note": INTENDED_AGE_NOTE,
         "limitations": [
             "Trained on one centre's pediatric films (Guangzhou); not validated for adults.",
             "Frontal views only; lateral views are refused by the input gate.",
