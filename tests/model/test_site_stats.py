@@ -148,3 +148,10 @@ def test_reliability_hand_example():
 def test_histogram_fractions():
     h = metrics.histogram(np.array([0.0, 0.1, 0.55, 1.0, 1.2]), bins=2)
     assert h["edges"] == [0.0, 0.5, 1.0] and h["count"] == [2, 3] and h["fraction"] == [0.4, 0.6]
+
+
+def test_margin_below_makes_the_same_calls_away_from_every_score():
+    p = np.array([0.1, 0.951204, 0.951205, 0.99])
+    t = metrics.margin_below(p, 0.951205)
+    assert t == pytest.approx(0.9512045) and ((p >= t) == (p >= 0.951205)).all()
+    assert metrics.margin_below(np.array([0.4, 0.6]), 0.4) == 0.2  # nothing below: halfway to 0

@@ -85,11 +85,15 @@ def test_calibrate_from_a_labelled_archive_writes_a_profile(model_dir, archive, 
     rc = calibrate(model_dir, "--predictions", pred, "--labels", labels, "--target-sensitivity", "0.9", "--out", out)
     text = capsys.readouterr().out
     assert rc == 0
-    # 0.9 of 60 positives is 54: the 54th highest positive score; negatives below it are specific
-    expected_t = round(float(np.sort(POS)[::-1][53]), 6)
+    # 0.9 of 60 positives is 54: the 54th highest positive score, then halfway down to the next
+    # score below it (the same calls, and no film sits on the threshold)
+    scores = np.round(np.r_[POS, NEG], 6)
+    best = round(float(np.sort(POS)[::-1][53]), 6)
+    expected_t = (best + scores[scores < best].max()) / 2
     prof = SiteProfile.load(out)
     op = prof.point()
     assert op.threshold == pytest.approx(expected_t) and op.sensitivity == pytest.approx(54 / 60)
+    assert prof.roc_table().rates_at(op.threshold).sensitivity == pytest.approx(54 / 60)
     assert op.sensitivity_ci == pytest.approx(metrics.wilson(54, 60))
     tn = int((NEG < expected_t).sum())
     assert op.specificity == pytest.approx(tn / 60) and op.specificity_ci == pytest.approx(metrics.wilson(tn, 60))
@@ -119,7 +123,7 @@ def test_calibrate_matches_labels_by_path_and_defaults_to_the_data_dir(model_dir
     made = list(profiles_dir().glob("site-*.json"))
     assert len(made) == 1
     prof = SiteProfile.load(made[0])
-    assert prof.point().threshold == pytest.approx(0.41) and prof.point().sensitivity == 1.0
+    assert prof.point().threshold == pytest.approx(0.405) and prof.point().sensitivity == 1.0  # 0.41 and 0.40
     assert prof.data["source"]["matched_by"] == "path"
     assert str(made[0]) in capsys.readouterr().out
 
@@ -288,3 +292,15 @@ def test_html_of_an_archive_has_the_gate_score_plot(model_dir, archive):
     rep = evaluate(cases, card)
     assert sum(rep["drift"]["gate_score"]["site"]["count"]) == 120
     assert render_html(rep, card, cases).count("data:image/png;base64,") == 4
+
+
+def test_site_report_from_a_labelled_archive(model_dir, archive, capsys):
+    pred, labels = archive
+    rep = report_json(capsys, "--predictions", pred, "--labels", labels, "--model-dir", model_dir)
+    assert (rep["n_reads"], rep["n_positive"], rep["n_negative"]) == (120, 60, 60)
+    assert rep["reference_standard"] == "the archive's labels" and "gate_score" in rep["drift"]
+    rc = main(["site-report", "--predictions", str(pred), "--model-dir", str(model_dir)])
+    assert "needs --labels" in refused(capsys, rc)
+    rc = main(["site-report", "--predictions", str(pred), "--labels", str(labels), "--reviewer", "x",
+               "--model-dir", str(model_dir)])
+    assert "go with --db" in refused(capsys, rc)

@@ -239,6 +239,19 @@ def most_specific_threshold(y: np.ndarray, prob: np.ndarray, target_sensitivity:
     return float(pos[min(k, pos.size) - 1])
 
 
+def margin_below(prob: np.ndarray, threshold: float) -> float:
+    """A threshold halfway between ``threshold`` and the highest score below it.
+
+    It makes the same calls on these scores as ``threshold`` does, but is not equal to
+    any of them: scores read back from a CSV are rounded (predict writes 6 decimals), and
+    a threshold equal to a rounded score could call that very film the other way when the
+    model re-computes it at full precision.
+    """
+    prob = np.asarray(prob, dtype=np.float64)
+    below = prob[prob < threshold]
+    return float((threshold + (below.max() if below.size else 0.0)) / 2)
+
+
 def histogram(values: np.ndarray, bins: int = 20, lo: float = 0.0, hi: float = 1.0) -> dict[str, list[float]]:
     """Counts and fractions in equal-width bins over [lo, hi] (values outside go to the end bins)."""
     v = np.clip(np.asarray(values, dtype=np.float64), lo, hi)

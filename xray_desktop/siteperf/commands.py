@@ -23,8 +23,12 @@ from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive,
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``site-report`` and ``site-calibrate`` to the CLI's sub-parsers."""
     rep = sub.add_parser("site-report", help="the AI's performance at this site, from confirmed reads")
-    rep.add_argument("--db", type=Path, metavar="PATH", help="the reads database (default: XRAY_DESKTOP_DB or "
-                     "the data folder)")
+    rsrc = rep.add_mutually_exclusive_group()
+    rsrc.add_argument("--db", type=Path, metavar="PATH", help="the reads database (default: XRAY_DESKTOP_DB or "
+                      "the data folder)")
+    rsrc.add_argument("--predictions", type=Path, metavar="PREDICT.csv",
+                      help="instead of reads: a predict CSV of labelled studies (with --labels)")
+    rep.add_argument("--labels", type=Path, metavar="LABELS.csv", help="with --predictions, as for site-calibrate")
     rep.add_argument("--since", metavar="YYYY-MM-DD", help="only reads from this local day on")
     rep.add_argument("--reviewer", help="only this reviewer's reads")
     rep.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
@@ -96,7 +100,7 @@ def run_report(args: argparse.Namespace) -> int:
     from xray_desktop.siteperf.report import evaluate, render_text
 
     card = _card(args.model_dir)
-    cases = _cases_from_db(args.db, card, args.since, args.reviewer)
+    cases = _cases(args, card)
     profile = SiteProfile.load(args.site_profile) if args.site_profile else site_profile.newest_for(card.sha256)
     site_points = SitePoints(profile, card).points() if profile else []
     report = evaluate(cases, card, site_points)
@@ -115,22 +119,26 @@ def run_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cases(args: argparse.Namespace, card: ModelCard) -> Cases:
+    """The cases of either source: confirmed reads (--db) or a labelled archive (--predictions, --labels)."""
+    if args.predictions is None:
+        if args.labels is not None:
+            raise SiteDataError("--labels goes with --predictions, not with --db")
+        return _cases_from_db(args.db, card, args.since, args.reviewer)
+    if args.labels is None:
+        raise SiteDataError("--predictions needs --labels")
+    if args.since or args.reviewer:
+        raise SiteDataError("--since and --reviewer go with --db")
+    return cases_from_archive(args.predictions, args.labels, card.sha256)
+
+
 def run_calibrate(args: argparse.Namespace) -> int:
     """``xray-desktop site-calibrate``: choose the site threshold, write the profile."""
     from xray_desktop.model import metrics, site_profile
     from xray_desktop.siteperf.report import clean, evaluate, render_text
 
-    if args.predictions is not None and args.labels is None:
-        raise SiteDataError("--predictions needs --labels")
-    if args.db is not None and args.labels is not None:
-        raise SiteDataError("--labels goes with --predictions, not with --db")
-    if args.predictions is not None and (args.since or args.reviewer):
-        raise SiteDataError("--since and --reviewer go with --db")
     card = _card(args.model_dir)
-    if args.db is not None:
-        cases = _cases_from_db(args.db, card, args.since, args.reviewer)
-    else:
-        cases = cases_from_archive(args.predictions, args.labels, card.sha256)
+    cases = _cases(args, card)
     n_pos, n_neg = cases.n_positive, cases.n_negative
     if n_pos < args.min_positives:
         raise SiteDataError(f"only {n_pos} PNEUMONIA cases, fewer than the {args.min_positives} required "
@@ -138,9 +146,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     if n_neg < args.min_negatives:
         raise SiteDataError(f"only {n_neg} NORMAL cases, fewer than the {args.min_negatives} required "
                             "(--min-negatives): too few to fix a threshold")
-    threshold = metrics.most_specific_threshold(cases.y, cases.prob, args.target_sensitivity)
-    assert threshold is not None  # there are positives (checked above)
-    c = metrics.confusion(cases.y, cases.prob, threshold)
+    best = metrics.most_specific_threshold(cases.y, cases.prob, args.target_sensitivity)
+    assert best is not None  # there are positives (checked above)
+    c = metrics.confusion(cases.y, cases.prob, best)
+    threshold = metrics.margin_below(cases.prob, best)  # same calls, and robust to rounded scores
     ci = c.cis()
     site_point = {
         "threshold": threshold, "label": f"Site: sensitivity ≥ {args.target_sensitivity * 100:g} %",
@@ -151,7 +160,10 @@ def run_calibrate(args: argparse.Namespace) -> int:
     }
     before = evaluate(cases, card)  # the card's points, measured on these cases
     auc_ci = before["auc_ci"]
-    roc = site_profile.thin_roc(metrics.roc_table(cases.y, cases.prob), keep=[threshold])
+    rows = metrics.roc_table(cases.y, cases.prob)
+    # the site point itself as a row, so the profile's ROC gives its exact figures there
+    rows.append({"threshold": threshold, "sensitivity": c.sensitivity, "specificity": c.specificity})
+    roc = site_profile.thin_roc(sorted(rows, key=lambda r: r["threshold"]), keep=[threshold])
     fields = clean(dict(
         model={"name": card.name, "version": card.version, "sha256": card.sha256},
         source=cases.source, n={"studies": len(cases.y), "positive": n_pos, "negative": n_neg},

@@ -104,7 +104,9 @@ def cases_from_archive(predictions: Path, labels: Path, model_sha256: str) -> Ca
 
     Refuses predictions made by another model (or by a predict too old to say which), a
     label other than PNEUMONIA/NORMAL, conflicting labels, and labels matching no
-    prediction. Rows the input gate refused or that failed to load are left out.
+    prediction. Rows the input gate refused or that failed to load are left out. The
+    probabilities are predict's, rounded to 6 decimals: a film within 5e-7 of a threshold
+    can fall on the other side of it from predict's own label.
     """
     pcols, prows = _read_csv(predictions, "predictions")
     for col in ("path", "status", "probability", "file_sha256"):
