@@ -304,3 +304,24 @@ def test_site_report_from_a_labelled_archive(model_dir, archive, capsys):
     rc = main(["site-report", "--predictions", str(pred), "--labels", str(labels), "--reviewer", "x",
                "--model-dir", str(model_dir)])
     assert "go with --db" in refused(capsys, rc)
+
+
+def test_calibrate_on_tiny_n_when_the_minimums_allow_it(model_dir, tmp_path, capsys):
+    write_predictions(tmp_path / "pred.csv", [0.7, 0.2])
+    write_labels(tmp_path / "labels.csv", ["PNEUMONIA", "NORMAL"])
+    out = tmp_path / "p.json"
+    assert calibrate(model_dir, "--predictions", tmp_path / "pred.csv", "--labels", tmp_path / "labels.csv",
+                     "--target-sensitivity", "0.9", "--min-positives", "1", "--min-negatives", "1", "--out", out) == 0
+    prof = SiteProfile.load(out)  # the undefined AUC CI is stored as null and reads back
+    assert prof.data["auc"] == 1.0 and prof.data["auc_ci"] == [None, None]
+    assert prof.point().threshold == pytest.approx(0.45) and prof.point().sensitivity_ci == metrics.wilson(1, 1)
+    assert "only 1 positive and 1 negative cases: the intervals are wide" in capsys.readouterr().out
+
+
+def test_site_report_refuses_an_explicit_profile_for_another_model(model_dir, db, tmp_path, capsys):
+    from tests.model.test_operating_points import profile_fields
+    from xray_desktop.model import site_profile
+
+    path = site_profile.save(site_profile.new_profile_data(**profile_fields("cd" * 32)), tmp_path / "o.json")
+    rc = main(["site-report", "--db", str(db), "--model-dir", str(model_dir), "--site-profile", str(path)])
+    assert "made for another model" in refused(capsys, rc)

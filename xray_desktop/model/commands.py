@@ -98,8 +98,9 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
 
 
 def _error_row(path: str, reason: str, clf: Any) -> dict[str, Any]:
+    # getattr: callers may pass a stand-in that knows only its version
     return {"path": path, "status": "error", "error": reason, "model_version": clf.version,
-            "model_sha256": clf.sha256}
+            "model_sha256": getattr(clf, "sha256", "")}
 
 
 class _Progress:
