@@ -212,7 +212,8 @@ def test_site_report_json_contract_from_latest_reads(model_dir, db, capsys):
     rep = report_json(capsys, "--db", db, "--model-dir", model_dir)
     # superseded reads out; INDETERMINATE/OTHER, no probability and another model left out
     assert (rep["n_reads"], rep["n_positive"], rep["n_negative"]) == (120, 60, 60)
-    assert rep["excluded"] == {"not PNEUMONIA/NORMAL": 2, "no AI probability": 1, "another model": 1}
+    assert rep["excluded"] == {"earlier reads of the same study (superseded)": 60, "not PNEUMONIA/NORMAL": 2,
+                               "no AI probability": 1, "another model": 1}
     assert "not ground truth" in rep["reference_standard"]
     auc, ci = metrics.auc_delong(np.r_[np.ones(60), np.zeros(60)], np.r_[POS, NEG])
     assert rep["auc"] == pytest.approx(auc) and rep["auc_ci"] == pytest.approx(list(ci))

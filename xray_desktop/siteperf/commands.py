@@ -89,7 +89,10 @@ def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer
     day = parse_day("--since", since)
     with Store.open(db, create=False) as store:
         latest = store.reads(latest_only=True)  # newest per study: superseded reads are out
+        older = store.count() - len(latest)
     cases = cases_from_reads(latest, card.sha256, since=day, reviewer=reviewer)
+    if older:
+        cases.excluded = {"earlier reads of the same study (superseded)": older, **cases.excluded}
     cases.source["db"] = str(Path(db).name) if db else "default"
     return cases
 
