@@ -263,6 +263,8 @@ def test_site_report_html_and_site_profile(model_dir, db, tmp_path, capsys):
     # ROC, reliability, probability; no gate-score plot: the reads database keeps no gate score
     assert page.count("data:image/png;base64,") == 3
     assert "not ground truth" in page and "site (n = 120)" in page and "http" not in page.split("<body>")[1]
+    assert main(["site-report", "--db", str(db), "--model-dir", str(model_dir)]) == 0
+    assert f"Site profile in force: {rep['site_profile']['profile_id']} (n = 120)" in capsys.readouterr().out
 
 
 def test_site_report_without_a_database_is_one_line(model_dir, tmp_path, capsys):

@@ -158,6 +158,9 @@ def render_text(report: dict[str, Any]) -> str:
         f"Cases: {report['n_reads']} ({report['n_positive']} PNEUMONIA, {report['n_negative']} NORMAL, "
         f"prevalence {_pct(report['prevalence'])})",
     ]
+    prof = report.get("site_profile")
+    if prof:
+        lines.append(f"Site profile in force: {prof['profile_id']} (n = {prof['n']}), {prof['path']}")
     if report["excluded"]:
         lines.append("Left out: " + ", ".join(f"{v} {k}" for k, v in report["excluded"].items()))
     lines.append(f"AUC: {auc_text}   validation AUC: {val['auc']:.3f}" if val.get("auc") is not None
