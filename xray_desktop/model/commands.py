@@ -19,6 +19,8 @@ from xray_desktop.io import StudyLoadError, load_study, scan
 COLUMNS = (
     "path", "status", "error", "probability", "threshold", "ai_label", "model_version", "file_sha256",
     "logit", "ood_score", "operating_point", "patient_id", "elapsed_ms",
+    # appended later, so older readers of the first columns keep working:
+    "model_sha256", "site_profile",
 )
 BATCH = 16
 
@@ -31,6 +33,8 @@ def register(sub: Any) -> None:
     g = p.add_mutually_exclusive_group()
     g.add_argument("--threshold", type=_probability, metavar="T", help="threshold on the probability, 0..1")
     g.add_argument("--operating-point", metavar="NAME", help="a named operating point from the model card")
+    p.add_argument("--site-profile", type=Path, metavar="PATH",
+                   help="take the operating point from this site profile (see site-calibrate)")
     p.add_argument("--no-heatmap", action="store_true", help="skip heat maps (faster)")
     p.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
     p.set_defaults(func=run_predict)
@@ -49,7 +53,8 @@ def _probability(text: str) -> float:
     return value
 
 
-def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: bool) -> Iterator[dict[str, Any]]:
+def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: bool,
+          profile_id: str = "") -> Iterator[dict[str, Any]]:
     """One row per file found; studies are predicted in bounded batches."""
     pending: list[tuple[str, Any]] = []
 
@@ -57,18 +62,18 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
         studies = [s for _, s in pending]
         for (path, study), pred in zip(pending, clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap),
                                        strict=True):
-            yield prediction_row(path, study, pred, threshold, op_name)
+            yield prediction_row(path, study, pred, threshold, op_name, profile_id)
         pending.clear()
 
     for item in scan(paths):
         path = str(item.path)
         if item.skip_reason:
-            yield _error_row(path, item.skip_reason, clf.version)
+            yield _error_row(path, item.skip_reason, clf)
             continue
         try:
             study = load_study(item.path)
         except StudyLoadError as exc:
-            yield _error_row(path, str(exc), clf.version)
+            yield _error_row(path, str(exc), clf)
             continue
         pending.append((path, study))
         if len(pending) >= BATCH:
@@ -77,7 +82,9 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
         yield from flush()
 
 
-def prediction_row(path: str, study: Any, pred: Any, threshold: float, op_name: str) -> dict[str, Any]:
+def prediction_row(
+    path: str, study: Any, pred: Any, threshold: float, op_name: str, profile_id: str = ""
+) -> dict[str, Any]:
     """The CSV row of one predicted study; the AI verdict comes from :func:`decision.verdict`.
 
     A study the input gate refused, or one outside the intended use, is ``rejected`` with the
@@ -99,11 +106,15 @@ def prediction_row(path: str, study: Any, pred: Any, threshold: float, op_name: 
         "operating_point": op_name,
         "patient_id": study.metadata.patient_id,
         "elapsed_ms": f"{pred.elapsed_ms:.1f}",
+        "model_sha256": pred.model_sha256,
+        "site_profile": profile_id,
     }
 
 
-def _error_row(path: str, reason: str, version: str) -> dict[str, Any]:
-    return {"path": path, "status": "error", "error": reason, "model_version": version}
+def _error_row(path: str, reason: str, clf: Any) -> dict[str, Any]:
+    # getattr: callers may pass a stand-in that knows only its version
+    return {"path": path, "status": "error", "error": reason, "model_version": clf.version,
+            "model_sha256": getattr(clf, "sha256", "")}
 
 
 class _Progress:
@@ -132,16 +143,23 @@ def run_predict(args: argparse.Namespace) -> int:
     from xray_desktop.logging_setup import setup_logging
     from xray_desktop.model.card import CardError
     from xray_desktop.model.classifier import Classifier, ModelError
+    from xray_desktop.model.operating_points import ProfileError, source_for
 
     setup_logging()  # TensorFlow's start-up chatter goes there, not to the terminal
+    if args.site_profile is not None and args.threshold is not None:
+        print("xray-desktop predict: error: --threshold and --site-profile exclude each other", file=sys.stderr)
+        return 2
     try:
         clf = Classifier.load(args.model_dir)
+        # the card's points, or the site profile's (refused when made for another model)
+        source = source_for(clf.card, args.site_profile)
         if args.threshold is not None:
             threshold, op_name = args.threshold, "custom"
         else:
-            op = clf.operating_point(args.operating_point)
+            op = source.point(args.operating_point)
             threshold, op_name = op.threshold, op.name
-    except (ModelError, CardError) as exc:
+        args.profile_id = source.profile_id
+    except (ModelError, CardError, ProfileError) as exc:
         print(f"xray-desktop predict: {exc}", file=sys.stderr)
         return 1
     progress = _Progress(sys.stderr)
@@ -173,7 +191,7 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
     writer = csv.DictWriter(fh, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, extrasaction="ignore")
     writer.writeheader()
     try:
-        for row in _rows(clf, args.paths, threshold, op_name, heatmap=not args.no_heatmap):
+        for row in _rows(clf, args.paths, threshold, op_name, not args.no_heatmap, getattr(args, "profile_id", "")):
             writer.writerow({k: escape_cell(str(row.get(k, ""))) for k in COLUMNS})
             progress.step()
     finally:

@@ -1,0 +1,185 @@
+"""The labelled cases a site measures its AI on: from confirmed reads, or from a labelled archive.
+
+Both sources end as one :class:`Cases` value (AI probability, reference label, provenance),
+and every refusal is a :class:`SiteDataError` whose message is one line for a person.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from pathlib import Path
+
+import numpy as np
+
+from xray_desktop.domain import Diagnosis
+from xray_desktop.records.export import unescape_cell
+from xray_desktop.records.reads import Read
+
+POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
+REFERENCE_WORDS = "the radiologist's final diagnosis: agreement with the reader, not ground truth"
+
+
+class SiteDataError(Exception):
+    """The data cannot be used (wrong model, no matches, malformed file); one line for a person."""
+
+
+@dataclass
+class Cases:
+    """Probabilities and reference labels (1 = PNEUMONIA) of the cases used, and what was left out."""
+
+    prob: np.ndarray
+    y: np.ndarray
+    source: dict[str, object]
+    reference: str
+    excluded: dict[str, int] = field(default_factory=dict)
+    ood: np.ndarray | None = None  # input-gate scores, where the source has them
+
+    @property
+    def n_positive(self) -> int:
+        return int(self.y.sum())
+
+    @property
+    def n_negative(self) -> int:
+        return int(len(self.y) - self.y.sum())
+
+
+# -- confirmed reads ----------------------------------------------------------------------
+
+def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None = None,
+                     reviewer: str | None = None) -> Cases:
+    """Cases from the newest read of each study (``latest``), for the model in use.
+
+    ``latest`` must be one read per study, the newest (so superseded reads are already
+    out); the filters apply after that, so a study amended by another reviewer counts
+    for the amending reviewer only. Kept: final diagnosis PNEUMONIA or NORMAL, an AI
+    probability, made with the model whose SHA-256 is ``model_sha256``.
+    """
+    start = datetime.combine(since, time()).astimezone(UTC) if since else None
+    excluded = {"before --since": 0, "other reviewer": 0, "not PNEUMONIA/NORMAL": 0, "no AI probability": 0,
+                "another model": 0}
+    probs, ys = [], []
+    for r in latest:
+        if start is not None and r.created_at < start:
+            excluded["before --since"] += 1
+        elif reviewer is not None and r.reviewer != reviewer:
+            excluded["other reviewer"] += 1
+        elif r.final_diagnosis not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL):
+            excluded["not PNEUMONIA/NORMAL"] += 1
+        elif r.ai_probability is None:
+            excluded["no AI probability"] += 1
+        elif r.model_sha256 != model_sha256:
+            excluded["another model"] += 1
+        else:
+            probs.append(float(r.ai_probability))
+            ys.append(1 if r.final_diagnosis == Diagnosis.PNEUMONIA else 0)
+    source: dict[str, object] = {"kind": "reads", "since": since.isoformat() if since else None,
+                                 "reviewer": reviewer}
+    return Cases(np.array(probs, dtype=np.float64), np.array(ys, dtype=np.int64), source, REFERENCE_WORDS,
+                 {k: v for k, v in excluded.items() if v})
+
+
+# -- a labelled archive: predict CSV + labels CSV -----------------------------------------
+
+def _read_csv(path: Path, what: str) -> tuple[list[str], list[dict[str, str]]]:
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            rows = [{k: unescape_cell(v or "") for k, v in row.items() if k is not None} for row in reader]
+            return list(reader.fieldnames or []), rows
+    except FileNotFoundError:
+        raise SiteDataError(f"no {what} file at {path}") from None
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SiteDataError(f"cannot read the {what} file {path}: {exc}") from None
+
+
+def _norm_path(p: str) -> str:
+    return os.path.normcase(os.path.normpath(os.path.abspath(p))) if p else ""
+
+
+def cases_from_archive(predictions: Path, labels: Path, model_sha256: str) -> Cases:
+    """Cases from a ``predict`` CSV of old studies and a labels CSV (``path`` or ``file_sha256``, ``label``).
+
+    Refuses predictions made by another model (or by a predict too old to say which), a
+    label other than PNEUMONIA/NORMAL, conflicting labels, and labels matching no
+    prediction. Rows the input gate refused or that failed to load are left out. The
+    probabilities are predict's, rounded to 6 decimals: a film within 5e-7 of a threshold
+    can fall on the other side of it from predict's own label.
+    """
+    pcols, prows = _read_csv(predictions, "predictions")
+    for col in ("path", "status", "probability", "file_sha256"):
+        if col not in pcols:
+            raise SiteDataError(f"{predictions.name} is not a predict CSV (no '{col}' column)")
+    if "model_sha256" not in pcols:
+        raise SiteDataError(f"{predictions.name} does not say which model made it (no 'model_sha256' column); "
+                            "run predict again with this version")
+    lcols, lrows = _read_csv(labels, "labels")
+    if "label" not in lcols or not ({"path", "file_sha256"} & set(lcols)):
+        raise SiteDataError(f"{labels.name} needs a 'label' column and a 'path' or 'file_sha256' column")
+    by_sha = "file_sha256" in lcols
+
+    shas = {r["model_sha256"] for r in prows if r.get("status") == "ok"}
+    others = sorted(s for s in shas if s != model_sha256)
+    if others:
+        raise SiteDataError(f"the predictions come from another model (SHA-256 {others[0][:12]}…); the model in "
+                            f"use is {model_sha256[:12]}… — run predict again with it")
+
+    wanted: dict[str, str] = {}
+    for i, row in enumerate(lrows, start=2):
+        label = row["label"].strip().upper()
+        if label not in (POSITIVE, NEGATIVE):
+            raise SiteDataError(f"{labels.name} line {i}: label must be PNEUMONIA or NORMAL, "
+                                f"got {row['label'][:20]!r}")
+        key = row["file_sha256"].strip().lower() if by_sha else _norm_path(row["path"].strip())
+        if not key:
+            continue
+        if wanted.setdefault(key, label) != label:
+            raise SiteDataError(f"{labels.name} line {i}: the same study is labelled both PNEUMONIA and NORMAL")
+
+    excluded = {"rejected by the input gate": 0, "could not be loaded": 0, "no label": 0, "duplicate file": 0}
+    seen: set[str] = set()
+    matched: set[str] = set()
+    probs, ys, ood = [], [], []
+    for row in prows:
+        key = row["file_sha256"].strip().lower() if by_sha else _norm_path(row["path"])
+        if key not in wanted:
+            excluded["no label"] += 1
+            continue
+        matched.add(key)
+        status = row["status"]
+        if status != "ok":
+            excluded["rejected by the input gate" if status == "rejected" else "could not be loaded"] += 1
+            continue
+        # the same file listed twice (e.g. two copies) is one study, counted once
+        dedupe = row["file_sha256"] or key
+        if dedupe in seen:
+            excluded["duplicate file"] += 1
+            continue
+        seen.add(dedupe)
+        try:
+            probs.append(float(row["probability"]))
+        except ValueError:
+            raise SiteDataError(f"{predictions.name}: a probability is not a number: {row['probability'][:20]!r}"
+                                ) from None
+        ys.append(1 if wanted[key] == POSITIVE else 0)
+        ood.append(float(row["ood_score"]) if row.get("ood_score") else np.nan)
+    if not matched:
+        raise SiteDataError(f"no label in {labels.name} matches a prediction in {predictions.name} "
+                            f"(matched by {'file_sha256' if by_sha else 'path'})")
+    excluded["labels without a prediction"] = len(wanted) - len(matched)
+    source: dict[str, object] = {"kind": "labelled archive", "predictions": predictions.name,
+                                 "labels": labels.name, "matched_by": "file_sha256" if by_sha else "path"}
+    return Cases(np.array(probs, dtype=np.float64), np.array(ys, dtype=np.int64), source,
+                 "the archive's labels", {k: v for k, v in excluded.items() if v}, np.array(ood, dtype=np.float64))
+
+
+def parse_day(flag: str, text: str | None) -> date | None:
+    """A YYYY-MM-DD option value, or a one-line refusal."""
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SiteDataError(f"{flag} must be a date like 2024-05-31, got {text!r}") from None
