@@ -1,4 +1,5 @@
-"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `export`, `verify`.
+"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `export`, `verify`,
+`receive`.
 
 Each command lives in the layer it belongs to and registers its own sub-parser; this
 module only dispatches, so importing it stays cheap (no Qt, no TensorFlow).
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from xray_desktop import __version__
 
-COMMANDS = ("gui", "predict", "selftest", "export", "verify")
+COMMANDS = ("gui", "predict", "selftest", "export", "verify", "receive")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
     from xray_desktop.model import commands as model_commands
+    from xray_desktop.net import commands as net_commands
     from xray_desktop.records import commands as records_commands
 
     parser = _Parser(prog="xray-desktop", description="Chest X-ray review workstation with an AI second reader.")
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     gui.set_defaults(func=_run_gui)
     model_commands.register(sub)
     records_commands.register(sub)
+    net_commands.register(sub)
     return parser
 
 

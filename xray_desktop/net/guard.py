@@ -96,8 +96,8 @@ class GuardedSocket(AssociationSocket):
     def _violation(self, message: str) -> LimitExceeded:
         try:
             self.on_violation(message)
-        except Exception:  # noqa: BLE001 - a reporting failure must not mask the refusal
-            log.exception("violation callback failed")
+        except Exception as exc:  # noqa: BLE001 - a reporting failure must not mask the refusal
+            log.error("violation callback failed: %s", type(exc).__name__)
         return LimitExceeded(message)
 
     def _check_length(self, pdu_type: int, length: int) -> None:

@@ -27,7 +27,6 @@ import re
 import secrets
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +37,9 @@ from pydicom.uid import UID, AllTransferSyntaxes, DeflatedExplicitVRLittleEndian
 from xray_desktop.io.dicom_pixels import check_syntax_supported
 from xray_desktop.io.errors import StudyLoadError
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.net.guard import BoundedServer, Limits
+from xray_desktop.net.config import ReceivedInstance, ReceiverConfig, ReceiverError
+
+__all__ = ["ReceivedInstance", "Receiver", "ReceiverConfig", "ReceiverError", "decodable_transfer_syntaxes"]
 
 log = logging.getLogger(__name__)
 
@@ -63,40 +64,6 @@ _UID = re.compile(r"[0-9][0-9.]{0,63}")
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]")
 NO_STUDY_FOLDER = "no-study-uid"
 _HEADER_BYTES = 16 * 2**20  # inflated bytes read from a deflated data set to find its UIDs
-
-
-class ReceiverError(Exception):
-    """The receiver cannot start (port in use, bad AE title, folder not writable...). One line."""
-
-
-@dataclass(frozen=True)
-class ReceiverConfig:
-    """Where to listen, what to accept, and the bounds. Times in seconds, sizes in bytes."""
-
-    folder: Path
-    port: int = 11112
-    ae_title: str = "XRAY_DESKTOP"
-    bind: str = ""  # "" = every interface
-    allowed_calling_aets: tuple[str, ...] = ()  # empty = any calling AE title
-    max_pdu_bytes: int = 128 * 1024
-    max_dataset_bytes: int = 256 * 2**20
-    max_associations: int = 4
-    acse_timeout: float = 30.0
-    dimse_timeout: float = 60.0
-    network_timeout: float = 60.0
-
-
-@dataclass(frozen=True)
-class ReceivedInstance:
-    """One stored instance, as announced to ``on_received`` (plain values; no pixels)."""
-
-    path: Path  # the final file
-    study_uid: str = field(repr=False)
-    sop_instance_uid: str = field(repr=False)
-    sop_class_uid: str
-    transfer_syntax: str
-    calling_ae: str
-    size: int  # bytes of the file
 
 
 def decodable_transfer_syntaxes() -> list[str]:
@@ -143,7 +110,7 @@ class Receiver:
         self.allowed = tuple(check_ae_title(a, "allowed calling AE title") for a in config.allowed_calling_aets)
         self.transfer_syntaxes = decodable_transfer_syntaxes()
         self._ae: Any = None
-        self._server: BoundedServer | None = None
+        self._server: Any = None
 
     # -- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -151,6 +118,8 @@ class Receiver:
         import threading
 
         from pynetdicom import AE, _config, evt
+
+        from xray_desktop.net.guard import BoundedServer, Limits
 
         _config.LOG_HANDLER_LEVEL = "none"  # pynetdicom's standard handlers log UIDs
         folder = self.config.folder
@@ -220,8 +189,8 @@ class Receiver:
         if self.on_problem is not None:
             try:
                 self.on_problem(message)
-            except Exception:  # noqa: BLE001 - the listener must survive its callbacks
-                log.exception("on_problem callback failed")
+            except Exception as exc:  # noqa: BLE001 - the listener must survive its callbacks
+                log.error("on_problem callback failed: %s", type(exc).__name__)
 
     def _on_echo(self, event: Any) -> int:
         log.info("C-ECHO from %s", _calling(event))
@@ -255,7 +224,8 @@ class Receiver:
         except Exception:  # noqa: BLE001 - pydicom raises many types on garbage
             self._problem(f"instance {key_hash(sop_uid)} from {calling} refused: data set cannot be parsed")
             return CANNOT_UNDERSTAND
-        if str(header.get("SOPInstanceUID", "")).strip() != sop_uid or str(header.get("SOPClassUID", "")).strip() != sop_class:
+        uids = (str(header.get("SOPInstanceUID", "")).strip(), str(header.get("SOPClassUID", "")).strip())
+        if uids != (sop_uid, sop_class):
             self._problem(f"instance {key_hash(sop_uid)} from {calling} refused: data set UIDs differ from the request")
             return DATASET_MISMATCH
         study_uid = str(header.get("StudyInstanceUID", "") or "").strip()
@@ -269,8 +239,8 @@ class Receiver:
             item = ReceivedInstance(path, study_uid, sop_uid, sop_class, str(syntax), calling, size)
             try:
                 self.on_received(item)
-            except Exception:  # noqa: BLE001 - the file is stored; the peer gets success regardless
-                log.exception("on_received callback failed")
+            except Exception as exc:  # noqa: BLE001 - the file is stored; the peer gets success regardless
+                log.error("on_received callback failed: %s", type(exc).__name__)
         return SUCCESS
 
 
