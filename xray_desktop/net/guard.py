@@ -142,8 +142,9 @@ class GuardedSocket(AssociationSocket):
             else:
                 self._dataset_bytes += value_len
                 if self._dataset_bytes > self.limits.max_dataset_bytes:
-                    mb = self.limits.max_dataset_bytes / 2**20
-                    raise self._violation(f"data set larger than the {mb:.0f} MiB limit")
+                    cap = self.limits.max_dataset_bytes
+                    limit = f"{cap / 2**20:g} MiB" if cap >= 2**20 else f"{cap} bytes"
+                    raise self._violation(f"data set larger than the {limit} limit")
                 if control & 0x02:
                     self._dataset_bytes = 0
             pos += 4 + item_len
