@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp.add_argument("--until", metavar="YYYY-MM-DD", help="only reads up to this local day (inclusive)")
     exp.add_argument("--layout", choices=("reads", "mrmc"), default="reads", help="column layout")
     _add_db(exp)
-    exp.set_defaults(func=_guarded("export", run_export))
+    exp.set_defaults(func=_guarded("export", run_export), usage_error=exp.error)
 
     ver = sub.add_parser("verify", help="check the reads database's tamper-evident hash chain")
     _add_db(ver)
@@ -65,7 +65,7 @@ def run_export(args: argparse.Namespace) -> int:
     out: Path | None = args.csv
     sr_dir: Path | None = getattr(args, "dicom_sr", None)
     if out is None and sr_dir is None:
-        raise _Fail("give --csv OUT and/or --dicom-sr DIR")
+        args.usage_error("give --csv OUT and/or --dicom-sr DIR")  # exits 2, like a missing required flag
     if sr_dir is not None and args.deidentify:
         raise _Fail("--dicom-sr cannot be de-identified: the SR carries the patient and study for the PACS")
     if out is None:
