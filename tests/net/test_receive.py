@@ -292,3 +292,15 @@ def test_mismatched_uids_are_refused(tmp_path):
             C_STORE.AffectedSOPInstanceUID = property(C_STORE.AffectedSOPInstanceUID.fget, orig)
         assoc.release()
     assert arrivals == []
+
+
+def test_stale_temp_files_of_a_killed_receiver_are_removed_at_start(tmp_path):
+    study = tmp_path / "1.2.3"
+    study.mkdir()
+    old, fresh = study / ".1.2.4.dcm.ab12cd34.part", study / ".1.2.5.dcm.ef56ab78.part"
+    old.write_bytes(b"x")
+    fresh.write_bytes(b"y")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    with running(tmp_path):
+        pass
+    assert not old.exists() and fresh.exists()  # a fresh one may belong to a receiver running now

@@ -25,6 +25,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 from pynetdicom import AE
 
 from tests.net.net_helpers import chest_film, save
+from xray_desktop.logging_setup import key_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 AE_TITLE = "XRAY_CLI"
@@ -76,7 +77,10 @@ def test_receive_command_stores_then_stops_cleanly(tmp_path, sig):
         assoc = ae.associate("127.0.0.1", port, ae_title=AE_TITLE)
         assert assoc.is_established and assoc.send_c_store(ds).Status == 0
         assoc.release()
-        assert "received" in _readline(proc, 20)
+        line = _readline(proc, 20)
+        tags = f"instance {key_hash(ds.SOPInstanceUID)} of study {key_hash(ds.StudyInstanceUID)}"
+        assert line.startswith(f"received {tags}")
+        assert ds.SOPInstanceUID not in line and ds.StudyInstanceUID not in line
         rc, out, err = _stop(proc, sig)
     assert rc == 0 and out.strip().endswith("receiver stopped"), err
     assert "Traceback" not in err

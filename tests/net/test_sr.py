@@ -101,10 +101,27 @@ def test_dciodvfy_finds_no_errors(source, tmp_path):
     tool = shutil.which("dciodvfy")
     if tool is None:
         pytest.fail("dciodvfy (Debian package dicom3tools) is not installed; .ci/run installs it")
-    for reader in (None, ReaderResult(Diagnosis.OTHER, "Dr. Who", 2, "effusion")):
-        path = write_sr(source, tmp_path, AI, reader, tag="ai" if reader is None else "read1")
+    latin1 = chest_film(SpecificCharacterSet="ISO_IR 100", PatientName="Müller^Jürgen")
+    latin1_source = save(latin1, tmp_path / "latin1.dcm")
+    cases = [
+        (source, None),
+        (source, ReaderResult(Diagnosis.OTHER, "Dr. Who", 2, "effusion")),
+        (source, ReaderResult(Diagnosis.NORMAL, "Çelik^Ayşe", 5)),  # not ASCII: the SR switches to UTF-8
+        (latin1_source, ReaderResult(Diagnosis.PNEUMONIA, "Gray^Meredith", 3)),
+    ]
+    for i, (src, reader) in enumerate(cases):
+        path = write_sr(src, tmp_path / str(i), AI, reader)
         out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
         report = out.stdout + out.stderr
         assert "Comprehensive" in report.replace(" ", "") or "ComprehensiveSR" in report
         errors = [ln for ln in report.splitlines() if ln.startswith("Error")]
         assert errors == [], report
+
+
+def test_text_the_source_charset_cannot_hold_switches_the_sr_to_utf8(source, tmp_path):
+    latin1 = save(chest_film(SpecificCharacterSet="ISO_IR 100", PatientName="Müller^Jürgen"), tmp_path / "l.dcm")
+    kept = pydicom.dcmread(write_sr(latin1, tmp_path / "a", AI, ReaderResult(Diagnosis.NORMAL, "Gray^M", 3)))
+    assert kept.SpecificCharacterSet == "ISO_IR 100" and kept.PatientName == "Müller^Jürgen"
+    utf8 = pydicom.dcmread(write_sr(latin1, tmp_path / "b", AI, ReaderResult(Diagnosis.NORMAL, "Çelik^Ayşe", 3)))
+    assert utf8.SpecificCharacterSet == "ISO_IR 192" and utf8.PatientName == "Müller^Jürgen"
+    assert value(find(utf8, "DCM:121008")[0]) == "Çelik^Ayşe"

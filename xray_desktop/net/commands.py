@@ -74,8 +74,11 @@ def run_receive(args: argparse.Namespace) -> int:
     stop = threading.Event()
 
     def announce(item: ReceivedInstance) -> None:
-        # The path names UIDs only; the console is the operator's, the log file stays PHI-free.
-        print(f"received {item.path} ({item.size} bytes) from {item.calling_ae}", flush=True)
+        # No UIDs on the console either (it often ends up in a journal): hashed tags, like the log.
+        from xray_desktop.logging_setup import key_hash
+
+        print(f"received instance {key_hash(item.sop_instance_uid)} of study {key_hash(item.study_uid)} "
+              f"({item.size} bytes) from {item.calling_ae}", flush=True)
 
     def problem(message: str) -> None:
         print(f"xray-desktop receive: {message}", file=sys.stderr, flush=True)

@@ -25,6 +25,7 @@ import logging
 import os
 import re
 import secrets
+import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -129,6 +130,7 @@ class Receiver:
             raise ReceiverError(f"cannot create {folder}: {exc.strerror or exc}") from None
         if not os.access(folder, os.W_OK | os.X_OK):
             raise ReceiverError(f"folder {folder} is not writable")
+        remove_stale_parts(folder)
         c = self.config
         ae = AE(ae_title=self.ae_title)
         ae.maximum_pdu_size = c.max_pdu_bytes
@@ -242,6 +244,23 @@ class Receiver:
             except Exception as exc:  # noqa: BLE001 - the file is stored; the peer gets success regardless
                 log.error("on_received callback failed: %s", type(exc).__name__)
         return SUCCESS
+
+
+STALE_PART_S = 3600.0
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Delete temp files a killed receiver left in the study folders (an hour old or more)."""
+    cutoff = time.time() - STALE_PART_S
+    removed = 0
+    for part in folder.glob("*/.*.part"):
+        try:
+            if part.is_file() and part.stat().st_mtime < cutoff:
+                part.unlink()
+                removed += 1
+        except OSError:
+            pass  # best effort: never refuse to start over litter
+    return removed
 
 
 def _calling(event: Any) -> str:

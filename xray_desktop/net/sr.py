@@ -179,6 +179,13 @@ def build_sr(source: Dataset, ai: AiResult, reader: ReaderResult | None = None) 
         series_description="AI pneumonia result" + (" and radiologist read" if reader else ""),
     )  # fmt: skip
     sr.SoftwareVersions = __version__
+    ours = [ai.model_name, ai.model_version, ai.model_sha256, ai.gate_verdict, ai.operating_point]
+    if reader is not None:
+        ours += [reader.reviewer, reader.other_finding]
+    if not all(text.isascii() for text in ours):
+        # The source's character set may not hold our text (a reviewer's name); UTF-8 holds
+        # both: pydicom re-encodes the copied patient values, which it decoded to str.
+        sr.SpecificCharacterSet = "ISO_IR 192"
     scheme = Dataset()
     scheme.CodingSchemeDesignator = SCHEME
     scheme.CodingSchemeName = "xray_desktop local codes"
