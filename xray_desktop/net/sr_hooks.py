@@ -8,6 +8,7 @@ what they skipped (non-DICOM sources, rejected inputs, missing files) and why.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
@@ -100,15 +101,17 @@ def _same_image(path: Path, read: Any) -> bool:
 
 
 def _model_name(version: str) -> str:
-    """The bundled model's name when the read was made with its version; else ""."""
+    """The bundled model's name when the read was made with its version; else "".
+
+    Reads the card's JSON directly: net sits below the model layer and may not import it.
+    """
     try:
-        from xray_desktop.model.card import ModelCard
         from xray_desktop.resources import model_dir
 
-        card = ModelCard.load(model_dir())
+        card = json.loads((model_dir() / "model_card.json").read_text(encoding="utf-8"))
+        return str(card["name"]) if str(card.get("version")) == version else ""
     except Exception:  # noqa: BLE001 - the name is a nicety; a missing card must not stop the export
         return ""
-    return card.name if card.version == version else ""
 
 
 def _summary(written: int, out_dir: Path, skipped: Counter[str]) -> str:
