@@ -304,3 +304,17 @@ def test_stale_temp_files_of_a_killed_receiver_are_removed_at_start(tmp_path):
     with running(tmp_path):
         pass
     assert not old.exists() and fresh.exists()  # a fresh one may belong to a receiver running now
+
+
+def test_hostile_study_uid_cannot_escape_the_folder(tmp_path):
+    """The study folder comes from the data set: a path in it is sanitised, never followed."""
+    with pydicom.config.disable_value_validation():
+        ds = chest_film(StudyInstanceUID="../../../escaped")
+    with running(tmp_path / "in") as (rx, arrivals, _):
+        assoc = client(contexts=[(DX, [ExplicitVRLittleEndian])]).associate("127.0.0.1", rx.port, ae_title=AE_TITLE)
+        with pydicom.config.disable_value_validation():
+            assert assoc.send_c_store(ds).Status == 0
+        assoc.release()
+    (item,) = arrivals
+    assert item.path.parent.parent == tmp_path / "in" and item.path.parent.name == "_.._.._escaped"
+    assert [p for p in tmp_path.rglob("*.dcm")] == [item.path]
