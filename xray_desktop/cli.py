@@ -1,4 +1,5 @@
-"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `export`, `verify`, `site-*`.
+"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `export`, `verify`,
+`site-report`, `site-calibrate`, `receive`.
 
 Each command lives in the layer it belongs to and registers its own sub-parser; this
 module only dispatches, so importing it stays cheap (no Qt, no TensorFlow).
@@ -12,7 +13,7 @@ from collections.abc import Callable
 
 from xray_desktop import __version__
 
-COMMANDS = ("gui", "predict", "selftest", "export", "verify", "site-report", "site-calibrate")
+COMMANDS = ("gui", "predict", "selftest", "export", "verify", "site-report", "site-calibrate", "receive")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -26,6 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every sub-command."""
     from xray_desktop.model import commands as model_commands
+    from xray_desktop.net import commands as net_commands
     from xray_desktop.records import commands as records_commands
     from xray_desktop.siteperf import commands as site_commands
 
@@ -38,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands.register(sub)
     records_commands.register(sub)
     site_commands.register(sub)
+    net_commands.register(sub)
     return parser
 
 

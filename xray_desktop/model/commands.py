@@ -37,6 +37,7 @@ def register(sub: Any) -> None:
                    help="take the operating point from this site profile (see site-calibrate)")
     p.add_argument("--no-heatmap", action="store_true", help="skip heat maps (faster)")
     p.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
+    p.add_argument("--dicom-sr", type=Path, metavar="DIR", help="also write a DICOM SR per assessed DICOM input")
     p.set_defaults(func=run_predict)
     s = sub.add_parser("selftest", help="load the bundled model and check it on the reference image")
     s.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
@@ -190,12 +191,21 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
 
     writer = csv.DictWriter(fh, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, extrasaction="ignore")
     writer.writeheader()
+    srs = None
+    if getattr(args, "dicom_sr", None) is not None:  # issue 14: AI result as DICOM SR
+        from xray_desktop.net.sr_hooks import PredictionSrs
+
+        srs = PredictionSrs(args.dicom_sr, clf.card.name, clf.sha256)
     try:
         for row in _rows(clf, args.paths, threshold, op_name, not args.no_heatmap, getattr(args, "profile_id", "")):
             writer.writerow({k: escape_cell(str(row.get(k, ""))) for k in COLUMNS})
+            if srs is not None:
+                srs.add(row)
             progress.step()
     finally:
         progress.close()
+    if srs is not None:
+        print(srs.summary(), file=sys.stderr)
     return 0
 
 

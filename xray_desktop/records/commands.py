@@ -21,7 +21,8 @@ from xray_desktop.records.store import Store
 def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add `export` and `verify` to the CLI's sub-parsers."""
     exp = sub.add_parser("export", help="write confirmed reads to a CSV file")
-    exp.add_argument("--csv", required=True, type=Path, metavar="OUT", help="the CSV file to write")
+    exp.add_argument("--csv", type=Path, metavar="OUT", help="the CSV file to write")
+    exp.add_argument("--dicom-sr", type=Path, metavar="DIR", help="write a DICOM SR per read of a DICOM image")
     exp.add_argument(
         "--all", dest="all_history", action="store_true", help="every read (audit trail), not just the latest"
     )
@@ -31,7 +32,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp.add_argument("--until", metavar="YYYY-MM-DD", help="only reads up to this local day (inclusive)")
     exp.add_argument("--layout", choices=("reads", "mrmc"), default="reads", help="column layout")
     _add_db(exp)
-    exp.set_defaults(func=_guarded("export", run_export))
+    exp.set_defaults(func=_guarded("export", run_export), usage_error=exp.error)
 
     ver = sub.add_parser("verify", help="check the reads database's tamper-evident hash chain")
     _add_db(ver)
@@ -61,7 +62,14 @@ def run_export(args: argparse.Namespace) -> int:
     """`xray-desktop export`: write the CSV, print how many rows."""
     since = _parse_day("--since", args.since)
     until = _parse_day("--until", args.until)
-    out: Path = args.csv
+    out: Path | None = args.csv
+    sr_dir: Path | None = getattr(args, "dicom_sr", None)
+    if out is None and sr_dir is None:
+        args.usage_error("give --csv OUT and/or --dicom-sr DIR")  # exits 2, like a missing required flag
+    if sr_dir is not None and args.deidentify:
+        raise _Fail("--dicom-sr cannot be de-identified: the SR carries the patient and study for the PACS")
+    if out is None:
+        return _export_srs(args, sr_dir, since, until)
     if out.is_dir():
         raise _Fail(f"{out} is a folder; give a file name for the CSV")
     with Store.open(args.db, create=False) as store:
@@ -73,6 +81,16 @@ def run_export(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise _Fail(f"cannot write {out}: {exc.strerror or exc}") from exc
     print(f"wrote {n} rows to {out}")
+    return 0 if sr_dir is None else _export_srs(args, sr_dir, since, until)
+
+
+def _export_srs(args: argparse.Namespace, sr_dir: Path, since: date | None, until: date | None) -> int:
+    """`export --dicom-sr DIR` (issue 14): one SR per read whose source DICOM is still on disk."""
+    from xray_desktop.net.sr_hooks import export_read_srs
+
+    with Store.open(args.db, create=False) as store:
+        print(export_read_srs(store, sr_dir, all_history=args.all_history, reviewer=args.reviewer,
+                              since=since, until=until))
     return 0
 
 
