@@ -11,7 +11,9 @@ Durability and concurrency choices, and why:
 * ``PRAGMA integrity_check`` before anything else at open: a damaged file is reported
   (StoreError) and left exactly as it was, for a backup restore or forensics; this code
   never "repairs" a database.
-* UPDATE and DELETE are refused by triggers, and there is no API for them.
+* UPDATE, DELETE and any INSERT that is not the next link (REPLACE, INSERT OR REPLACE,
+  UPSERT) are refused by triggers, and there is no API for them. Triggers stop accidents
+  and other programs' mistakes, not someone who can write the file: see ``verify``.
 
 A Store is used from the thread that opened it (sqlite3's default check), which for the
 GUI is the main thread; other processes may write to the same file at the same time.
@@ -350,11 +352,15 @@ class Store:
     def verify(self) -> VerifyResult:
         """Recompute the hash chain from the first read; report the first broken link.
 
-        Detects any edit, insertion or removal inside the chain, even one made with the
-        triggers dropped. Removing the newest reads leaves a shorter valid chain; compare
-        ``checked`` and the last row_hash with a previously exported copy to catch that.
+        What this proves, and what not: the chain is keyed by nothing secret, so it catches
+        an edit, insertion or removal made by someone who did not re-hash the later rows
+        (an accidental or careless change, a restored backup mixed with new rows), even with
+        the triggers dropped. Someone who can write the file can also re-hash every later
+        row, or delete the newest reads, and this check alone still passes. Against that,
+        keep an anchor (the head this returns, written next to every export and by the GUI
+        at each session end) and check it with ``records.anchor.verify_anchor``.
         """
-        prev, checked = GENESIS, 0
+        prev, checked, rid = GENESIS, 0, 0
         with _sqlite_errors():
             for row in self.conn.execute("SELECT * FROM reads ORDER BY id"):
                 checked += 1
@@ -375,7 +381,7 @@ class Store:
                     )
                 prev = row["row_hash"]
         log.info("reads chain verified: %d reads intact", checked)
-        return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact")
+        return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact", rid, prev)
 
 
 def _to_read(row: sqlite3.Row | dict[str, object]) -> Read:
