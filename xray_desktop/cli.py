@@ -1,4 +1,4 @@
-"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `export`, `verify`.
+"""The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `model trust`, `export`, `verify`.
 
 Each command lives in the layer it belongs to and registers its own sub-parser; this
 module only dispatches, so importing it stays cheap (no Qt, no TensorFlow).
@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from xray_desktop import __version__
 
-COMMANDS = ("gui", "predict", "selftest", "export", "verify")
+COMMANDS = ("gui", "predict", "selftest", "model", "export", "verify")
 
 
 class _Parser(argparse.ArgumentParser):

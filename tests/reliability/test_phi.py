@@ -86,6 +86,7 @@ def test_canary_never_reaches_the_log_or_temp_files(qtbot, open_window, tiny_mod
     # 2. predict (real tiny model)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    assert main(["model", "trust", str(tiny_model_dir)]) == 0
     assert main(["predict", str(studies), "--csv", str(out_dir / "predict.csv"), "--model-dir",
                  str(tiny_model_dir)]) == 0
 
