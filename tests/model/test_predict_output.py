@@ -19,7 +19,7 @@ from xray_desktop.model.commands import COLUMNS
 from xray_desktop.records.atomic import STALE_TEMP_S
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))
-from io_helpers import build_dataset, chest_like, write  # noqa: E402
+from io_helpers import build_dataset, chest_like, write
 
 
 class _Op:

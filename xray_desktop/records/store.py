@@ -28,7 +28,7 @@ import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
@@ -38,6 +38,7 @@ from xray_desktop import settings
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records import migrations
 from xray_desktop.records.chain import GENESIS, row_hash
+from xray_desktop.records.identity import content_key
 from xray_desktop.records.reads import (
     InvalidReadError,
     Read,
@@ -247,7 +248,9 @@ class Store:
     def add_reads(self, reads: Iterable[ReadInput]) -> list[Read]:
         """Append several reads in one transaction (all or none), in order.
 
-        A read may supersede one earlier in the same batch.
+        A read may supersede one earlier in the same batch. A read whose study key already
+        has reads of other content only (a UID collision) is stored under
+        ``identity.collision_key``: the returned Read says which key it got.
         """
         inputs = [normalized(r) for r in reads]
         stored: list[Read] = []
@@ -256,6 +259,9 @@ class Store:
             tip = conn.execute("SELECT id, row_hash FROM reads ORDER BY id DESC LIMIT 1").fetchone()
             last_id, prev = (tip[0], tip[1]) if tip else (0, GENESIS)
             for r in inputs:
+                key = content_key(conn, r.study_key, r.file_sha256)
+                if key != r.study_key:
+                    r = replace(r, study_key=key)
                 if r.supersedes is not None:
                     self._check_supersedes(conn, r)
                 last_id += 1

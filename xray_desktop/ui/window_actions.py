@@ -30,6 +30,7 @@ from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import ReadInput, StoreError, export_csv
+from xray_desktop.records.identity import COLLISION_WARNING
 from xray_desktop.ui.dialogs import (
     ExportDialog,
     ReviewerDialog,
@@ -169,6 +170,8 @@ class WindowActions:
         # The next study to read, in the order on screen before this one's new status re-sorts it.
         nxt = self.list_panel.next_row_where(
             row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
+        if read.study_key != r.key:  # the store found the UID taken by other content meanwhile
+            r.key, r.warning = read.study_key, COLLISION_WARNING
         r.read, r.status = read, Status.CONFIRMED
         self.model.touch(row)
         self.model.flush()  # show it at once: the reader's action, not a batch update
