@@ -41,6 +41,39 @@ def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: b
     timer.start(500)
 
 
+def trail_warning(store: Any) -> str:
+    """Check the reads' chain against this database's session anchor and move the anchor on.
+
+    Returns "" when the trail holds, else the warning for the reader (also logged).
+    """
+    from xray_desktop.records import StoreError
+    from xray_desktop.records.anchor import check_and_advance
+
+    try:
+        result = check_and_advance(store)
+    except StoreError as exc:
+        result_text = str(exc)
+    else:
+        if result.ok:
+            return ""
+        result_text = result.message
+    return ("The audit trail of confirmed reads failed verification: "
+            f"{result_text}. Reads can still be made; report this to whoever looks after the records.")
+
+
+def _show_trail_warning(window: Any, store: Any) -> None:
+    """At start-up, once the window is up: warn (non-modal) when the audit trail is broken."""
+    from PySide6.QtWidgets import QMessageBox
+
+    text = trail_warning(store)
+    if text:
+        box = QMessageBox(QMessageBox.Icon.Warning, "Audit trail broken", text, parent=window)
+        box.setModal(False)
+        box.show()
+        window.trail_warning_box = box  # keep it alive; tests look at it
+        window.statusBar().showMessage("Audit trail failed verification — see the warning", 60_000)
+
+
 def run(paths: list[str]) -> int:
     """Show the review window (before the model loads), open ``paths``, run the event loop."""
     from PySide6.QtCore import QTimer
@@ -79,6 +112,7 @@ def run(paths: list[str]) -> int:
         return 1
     window = MainWindow(settings=SettingsStore(), store=store, classifier_factory=_load_classifier)
     window.show()
+    QTimer.singleShot(0, lambda: _show_trail_warning(window, store))
     QTimer.singleShot(0, window.ensure_reviewer)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
@@ -90,4 +124,5 @@ def run(paths: list[str]) -> int:
         return int(app.exec())
     finally:
         window.shutdown()
+        trail_warning(store)  # session end: advance this database's anchor (logged if broken)
         store.close()
