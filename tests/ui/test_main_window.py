@@ -326,3 +326,27 @@ def test_uid_collision_is_a_new_image_with_a_warning(qtbot, make_window, tmp_pat
     assert w2.confirm()
     reads = w2.store.reads()
     assert len(reads) == 2 and {r.file_sha256 for r in reads} == {w2.model.rows[a].sha256, rb.sha256}
+
+
+def test_export_of_a_broken_trail_says_so(qtbot, make_window, store, tmp_path):
+    """Issue 19.2: the GUI export of a database whose chain fails verification warns."""
+    import sqlite3
+
+    folder = make_folder(tmp_path, levels=(0.2, 0.5), broken=0)
+    w = make_window()
+    open_and_wait(qtbot, w, [folder], 2)
+    for row in (0, 1):
+        select(qtbot, w, row)
+        w.diagnosis_panel.set_diagnosis(Diagnosis.NORMAL)
+        w.diagnosis_panel.set_confidence(3)
+        assert w.confirm()
+    raw = sqlite3.connect(store.path)
+    raw.execute("DROP TRIGGER reads_no_update")
+    raw.execute("UPDATE reads SET final_diagnosis = 'PNEUMONIA' WHERE id = 1")
+    raw.commit()
+    raw.close()
+    out = tmp_path / "reads.csv"
+    w.export_options_provider = lambda: ExportOptions(out, all_history=False, deidentify=False)
+    w.action_export.trigger()
+    assert out.exists() and (tmp_path / "reads.anchor.json").exists()
+    assert "WARNING: the audit trail failed verification" in w.last_export_box.text()
