@@ -248,9 +248,9 @@ class Store:
     def add_reads(self, reads: Iterable[ReadInput]) -> list[Read]:
         """Append several reads in one transaction (all or none), in order.
 
-        A read may supersede one earlier in the same batch. A read whose study key already
-        has reads of other content only (a UID collision) is stored under
-        ``identity.collision_key``: the returned Read says which key it got.
+        A read may supersede one earlier in the same batch. A new read (no ``supersedes``)
+        whose study key already has reads of other content only (a UID collision) is stored
+        under ``identity.collision_key``: the returned Read says which key it got.
         """
         inputs = [normalized(r) for r in reads]
         stored: list[Read] = []
@@ -259,7 +259,9 @@ class Store:
             tip = conn.execute("SELECT id, row_hash FROM reads ORDER BY id DESC LIMIT 1").fetchone()
             last_id, prev = (tip[0], tip[1]) if tip else (0, GENESIS)
             for r in inputs:
-                key = content_key(conn, r.study_key, r.file_sha256)
+                # A first read of other content under a taken UID is a new image. An amendment
+                # names the read it corrects, so it keeps that read's key (checked below).
+                key = content_key(conn, r.study_key, r.file_sha256) if r.supersedes is None else r.study_key
                 if key != r.study_key:
                     r = replace(r, study_key=key)
                 if r.supersedes is not None:
