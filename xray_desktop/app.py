@@ -27,8 +27,9 @@ def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: b
     timer = QTimer(window)
 
     def poll() -> None:
+        checking = getattr(window, "trail_check", None)
         settled = (window.inference.state in ("ready", "failed") and not window.batch.busy()
-                   and (window.model.rows or not expect_rows))
+                   and (window.model.rows or not expect_rows) and not (checking and checking.is_alive()))
         if settled or time.monotonic() - start > limit_s:
             timer.stop()
             window.model.flush()  # pending row updates and thumbnails are coalesced: apply them now
@@ -51,6 +52,73 @@ def _preflight() -> int | None:
     print(problem, file=sys.stderr)
     log.error("window not opened: %s", problem)
     return EXIT_NO_DISPLAY_LIBS
+
+
+def trail_warning(store: Any) -> str:
+    """Check the reads' chain against this database's session anchor and move the anchor on.
+
+    Returns "" when the trail holds, else the warning for the reader (also logged).
+    """
+    from xray_desktop.records import StoreError
+    from xray_desktop.records.anchor import check_and_advance
+
+    try:
+        result = check_and_advance(store)
+    except StoreError as exc:
+        result_text = str(exc)
+    else:
+        if result.ok:
+            return ""
+        result_text = result.message
+    return ("The audit trail of confirmed reads failed verification: "
+            f"{result_text}. Reads can still be made; report this to whoever looks after the records.")
+
+
+def _show_trail_warning(window: Any, text: str) -> None:
+    """Warn the reader (non-modal box and status bar) that the audit trail is broken."""
+    from PySide6.QtWidgets import QMessageBox
+
+    box = QMessageBox(QMessageBox.Icon.Warning, "Audit trail broken", text, parent=window)
+    box.setModal(False)
+    box.show()
+    window.trail_warning_box = box  # keep it alive; tests look at it
+    window.statusBar().showMessage("Audit trail failed verification — see the warning", 60_000)
+    log.warning("audit trail warning shown to the reader")
+
+
+def _check_trail_in_background(window: Any, db_path: Path) -> Any:
+    """The start-up check, on its own thread and connection (verify re-hashes every read:
+    2.4 s for 25,000 reads), then a warning on the GUI thread if needed. Returns the thread."""
+    import threading
+
+    from PySide6.QtCore import QObject, Signal, Slot
+
+    class _Relay(QObject):
+        done = Signal(str)
+
+        @Slot(str)
+        def show(self, text: str) -> None:
+            if text:
+                _show_trail_warning(window, text)
+
+    relay = _Relay(window)  # lives on the GUI thread: the emit below is queued to it
+    relay.done.connect(relay.show)
+    window.trail_relay = relay
+
+    def work() -> None:
+        from xray_desktop.records import Store, StoreError
+
+        try:
+            with Store.open(db_path, create=False) as store:
+                text = trail_warning(store)
+        except StoreError as exc:
+            text = f"The audit trail could not be checked: {exc}"
+        relay.done.emit(text)
+
+    thread = threading.Thread(target=work, name="trail-check", daemon=True)
+    thread.start()
+    window.trail_check = thread
+    return thread
 
 
 def run(paths: list[str]) -> int:
@@ -95,6 +163,7 @@ def run(paths: list[str]) -> int:
         return 1
     window = MainWindow(settings=SettingsStore(), store=store, classifier_factory=_load_classifier)
     window.show()
+    trail_check = _check_trail_in_background(window, store.path)
     QTimer.singleShot(0, window.ensure_reviewer)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
@@ -106,4 +175,6 @@ def run(paths: list[str]) -> int:
         return int(app.exec())
     finally:
         window.shutdown()
+        trail_check.join(timeout=60)  # one anchor writer at a time
+        trail_warning(store)  # session end: advance this database's anchor (logged if broken)
         store.close()

@@ -2,6 +2,9 @@
 
 Paths come from platformdirs (per-user, never next to the executable). A site or a test
 points them elsewhere with environment variables, which the CLI flags also set.
+
+Per-user files can hold PHI (recent folder names are often patient names), so our folders
+are created owner-only (0700) and our files 0600 (``private_dir``, ``private_file``).
 """
 
 from __future__ import annotations
@@ -40,11 +43,35 @@ WINDOW_STATE = ("window/state", None)
 SPLITTER = ("window/splitter", None)
 
 
+def private_dir(path: Path, tighten: bool = True) -> Path:
+    """Create ``path`` owner-only (0700); with ``tighten``, also an existing one that is ours.
+
+    Folders a site named with an environment variable are not tightened: a shared
+    department folder may be group-readable on purpose.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if tighten and os.name == "posix":
+        try:
+            st = path.stat()
+            if st.st_uid == os.getuid() and st.st_mode & 0o077:
+                path.chmod(0o700)
+        except OSError:
+            pass  # best effort: a folder we cannot tighten still works
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Make sure ``path`` exists and is owner-only (0600), creating it empty if needed."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    if os.name == "posix" and path.stat().st_mode & 0o077:
+        path.chmod(0o600)
+    return path
+
+
 def data_dir() -> Path:
-    """Per-user data folder (database, export salt); created on demand."""
-    p = Path(os.environ.get(ENV_DATA_DIR) or user_data_dir(APP_NAME, APP_AUTHOR))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    """Per-user data folder (database, export salt); created on demand, owner-only."""
+    env = os.environ.get(ENV_DATA_DIR)
+    return private_dir(Path(env or user_data_dir(APP_NAME, APP_AUTHOR)), tighten=not env)
 
 
 def db_path() -> Path:
@@ -54,10 +81,9 @@ def db_path() -> Path:
 
 
 def log_dir() -> Path:
-    """Per-user log folder; created on demand."""
-    p = Path(os.environ.get(ENV_LOG_DIR) or user_log_dir(APP_NAME, APP_AUTHOR))
-    p.mkdir(parents=True, exist_ok=True)
-    return p
+    """Per-user log folder; created on demand, owner-only."""
+    env = os.environ.get(ENV_LOG_DIR)
+    return private_dir(Path(env or user_log_dir(APP_NAME, APP_AUTHOR)), tighten=not env)
 
 
 def config_dir() -> Path:

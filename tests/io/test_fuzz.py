@@ -15,7 +15,12 @@ from PIL import Image
 
 from xray_desktop.io import StudyLoadError, load_study
 
-PER_EXAMPLE_SECONDS = 5.0
+# What one load may cost, in CPU seconds of this process (time.process_time, so decoder
+# threads count and time spent waiting for a busy machine's CPU does not): 2.0 s is 2.7x
+# the slowest input of the 70,000-input long run (0.74 s wall, README). A wall-clock limit
+# stays only as a hang detector, far above anything a busy machine adds.
+PER_EXAMPLE_CPU_SECONDS = 2.0
+PER_EXAMPLE_WALL_SECONDS = 60.0
 QUICK = settings(
     max_examples=500,
     deadline=None,
@@ -80,6 +85,22 @@ def seeds(tmp_path_factory) -> dict[str, list[bytes]]:
     return _seeds(tmp_path_factory.mktemp("seeds"))
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_loader(seeds, tmp_path_factory) -> None:
+    """Load each seed once before any example is timed.
+
+    The first DICOM load of a process imports pydicom's reading and pixel stack (and, through
+    pydicom.data, requests/urllib3/ssl): 309 modules, 0.6 s wall / 0.4 s CPU here with
+    bytecode cached, 2.2-2.8 s wall / 1.7-1.8 s CPU without (as on a fresh clone), more from a
+    cold disk. That one-time cost of the process landed on whichever example came first: the
+    5.1 s "slow input" of issue 19.8. Every mutated input seen since loads in under 0.25 s.
+    """
+    warm = tmp_path_factory.mktemp("warm") / "seed"
+    for data in (d for datas in seeds.values() for d in datas):
+        warm.write_bytes(data)
+        load_study(warm)
+
+
 @pytest.fixture(scope="module")
 def target(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz") / "case"
@@ -117,7 +138,7 @@ def _mutate(data: bytes, ops: list[tuple]) -> bytes:
 
 def _only_study_load_error(data: bytes, path: Path, strict: bool = False) -> None:
     path.write_bytes(data)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         study = load_study(path)
     except StudyLoadError as exc:
@@ -129,8 +150,9 @@ def _only_study_load_error(data: bytes, path: Path, strict: bool = False) -> Non
     else:
         assert study.pixels.ndim == 2 and study.pixels.dtype == np.float32
         assert float(study.pixels.min()) >= 0.0 and float(study.pixels.max()) <= 1.0
-    elapsed = time.perf_counter() - t0
-    assert elapsed < PER_EXAMPLE_SECONDS, f"took {elapsed:.1f} s"
+    cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    assert cpu < PER_EXAMPLE_CPU_SECONDS, f"took {cpu:.2f} s of CPU ({wall:.2f} s wall)"
+    assert wall < PER_EXAMPLE_WALL_SECONDS, f"took {wall:.1f} s wall ({cpu:.2f} s of CPU): a hang?"
 
 
 _prefix = st.sampled_from([b"", b"\0" * 128 + b"DICM", b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"\x08\x00\x05\x00CS"])

@@ -20,7 +20,7 @@ def tiny_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clf(tiny_dir):
-    return Classifier.load(tiny_dir)
+    return Classifier.load(tiny_dir, require_trust=False)  # the trust step has its own tests
 
 
 @pytest.fixture
@@ -48,7 +48,8 @@ def test_predict_returns_a_complete_prediction(clf, tmp_path):
     assert p.heatmap.shape == study.pixels.shape and p.heatmap.dtype == np.float32
     assert 0.0 <= p.heatmap.min() and p.heatmap.max() <= 1.0
     assert p.heatmap.std() > 0  # not constant
-    assert p.model_version == "0.0.1-test" and p.model_sha256 == clf.sha256
+    assert p.model_version.startswith("0.0.1-test (custom model, card sha256 ") and p.model_sha256 == clf.sha256
+    assert clf.custom and p.model_version == clf.version and clf.identity[:16] in p.model_version
     assert p.model_input.shape == (192, 192, 1)
     assert p.gate.accepted and p.elapsed_ms > 0
 
@@ -106,6 +107,15 @@ def test_card_pointing_at_h5_is_refused(copy_dir):
     (copy_dir / "model_card.json").write_text(json.dumps(card))
     with pytest.raises(ModelError, match="only a .keras file"):
         Classifier.load(copy_dir)
+
+
+def test_untrusted_custom_model_is_refused_and_loads_once_trusted(copy_dir):
+    with pytest.raises(ModelError, match="not the bundled model"):
+        Classifier.load(copy_dir)
+    from xray_desktop.cli import main
+
+    assert main(["model", "trust", str(copy_dir)]) == 0
+    assert Classifier.load(copy_dir).custom
 
 
 def test_lambda_layer_is_refused_before_deserialising(tmp_path):

@@ -15,20 +15,27 @@ FIRST = ["path", "status", "error", "probability", "threshold", "ai_label", "mod
 
 
 @pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
+def tiny_model(tmp_path_factory):
     pytest.importorskip("keras")
     d = build_tiny_model_dir(tmp_path_factory.mktemp("model"))
     # record the reference value the way the training pipeline does
     from xray_desktop.io import load_study
     from xray_desktop.model.classifier import Classifier
 
-    clf = Classifier.load(d)
+    clf = Classifier.load(d, require_trust=False)
     card = json.loads((d / "model_card.json").read_text())
     pred = clf.predict(load_study(d / "reference.png"))
     card["reference"] = {"image": "reference.png", "probability": pred.probability, "tolerance": 0.002,
                          "logit": pred.logit, "logit_tolerance": 0.01}
     (d / "model_card.json").write_text(json.dumps(card))
     return d
+
+
+@pytest.fixture
+def tiny_dir(tiny_model):
+    """The tiny model, trusted in this test's per-user data folder (a custom model must be)."""
+    assert main(["model", "trust", str(tiny_model)]) == 0
+    return tiny_model
 
 
 @pytest.fixture
@@ -59,10 +66,12 @@ def test_predict_folder_to_csv_every_file_gets_a_row(tiny_dir, folder, tmp_path,
         assert r["status"] == "ok" and r["error"] == ""
         p, t = float(r["probability"]), float(r["threshold"])
         assert r["ai_label"] == ("PNEUMONIA" if p >= t else "NORMAL")
-        assert t == 0.5 and r["model_version"] == "0.0.1-test" and len(r["file_sha256"]) == 64
+        assert t == 0.5 and len(r["file_sha256"]) == 64
+        assert r["model_version"].startswith("0.0.1-test (custom model, card sha256 ")
     assert rows["broken.png"]["status"] == "error" and rows["broken.png"]["error"]
     assert rows["notes.txt"]["status"] == "error" and "not a DICOM, PNG or JPEG" in rows["notes.txt"]["error"]
     assert "wrote 4 rows" in capsys.readouterr().err
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
 
 
 def test_predict_to_stdout_with_threshold_and_operating_point(tiny_dir, folder, capsys):
@@ -109,10 +118,14 @@ def test_selftest_passes_and_fails_clearly(tiny_dir, tmp_path, capsys):
     card["reference"]["probability"] += 0.1
     (bad / "model_card.json").write_text(json.dumps(card))
     assert main(["selftest", "--model-dir", str(bad)]) == 1
+    assert "not the bundled model" in capsys.readouterr().err  # an edited card is another model
+    assert main(["model", "trust", str(bad)]) == 0
+    assert main(["selftest", "--model-dir", str(bad)]) == 1
     assert "selftest FAILED: reference probability" in capsys.readouterr().err
     card["reference"]["probability"] -= 0.1
     card["reference"]["logit"] += 0.05  # a change the saturated probability would hide
     (bad / "model_card.json").write_text(json.dumps(card))
+    assert main(["model", "trust", str(bad)]) == 0
     assert main(["selftest", "--model-dir", str(bad)]) == 1
     assert "selftest FAILED: reference logit" in capsys.readouterr().err
 

@@ -68,7 +68,7 @@ def test_cli_rows_agree_with_the_decision_module(p, t, accepted, scope):
 
 
 @pytest.fixture(scope="module")
-def aged_model_dir(tmp_path_factory):
+def aged_model(tmp_path_factory):
     """The tiny test model with the bundled card's intended ages."""
     pytest.importorskip("keras")
     from tests.model.tiny_model import build_tiny_model_dir
@@ -78,6 +78,13 @@ def aged_model_dir(tmp_path_factory):
     card["intended_age_years"] = [1, 6]
     (d / "model_card.json").write_text(json.dumps(card))
     return d
+
+
+@pytest.fixture
+def aged_model_dir(aged_model):
+    """The aged tiny model, trusted in this test's per-user data folder (a custom model must be)."""
+    assert main(["model", "trust", str(aged_model)]) == 0
+    return aged_model
 
 
 def _dicom(path: Path, **attrs: str) -> Path:
@@ -115,6 +122,8 @@ def test_legacy_card_without_ages_scores_adults(aged_model_dir, tmp_path, capsys
     del card["intended_age_years"]
     (d / "model_card.json").write_text(json.dumps(card))
     f = _dicom(tmp_path / "adult.dcm", PatientAge="062Y")
+    assert main(["model", "trust", str(d)]) == 0  # an edited card is another custom model
+    capsys.readouterr()
     assert main(["predict", str(f), "--model-dir", str(d)]) == 0
     (row,) = csv.DictReader(io.StringIO(capsys.readouterr().out))
     assert row["status"] == "ok" and row["probability"]

@@ -2,7 +2,7 @@
 
 import json
 
-from tests.model.test_commands import folder, read_csv, tiny_dir  # noqa: F401 -- fixtures
+from tests.model.test_commands import folder, read_csv, tiny_dir, tiny_model  # noqa: F401 -- fixtures
 from tests.model.test_operating_points import profile_fields
 from xray_desktop.cli import main
 from xray_desktop.model import site_profile

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.model.test_classifier import chest_png
-from tests.model.test_commands import tiny_dir  # noqa: F401 - the module-scoped model fixture
+from tests.model.test_commands import tiny_dir, tiny_model  # noqa: F401 - the module-scoped model fixture
 from tests.net.net_helpers import chest_film, save
 from tests.net.sr_helpers import find, value
 from xray_desktop.cli import main
@@ -48,7 +48,9 @@ def test_predict_writes_an_sr_per_assessed_dicom_input(tiny_dir, tmp_path, capsy
     label = {"PNEUMONIA": "SCT:233604007", "NORMAL": "SCT:17621005"}[row["ai_label"]]
     assert value(find(sr, "DCM:121071")[0]) == label
     assert value(find(sr, "DCM:111001")[0]) == "tiny test model"
-    assert value(find(sr, "DCM:111003")[0]) == "0.0.1-test"
+    # a custom (trusted) model says so in its version wherever the version goes, the SR included
+    assert value(find(sr, "DCM:111003")[0]) == row["model_version"]
+    assert row["model_version"].startswith("0.0.1-test (custom model, card sha256 ")
     assert len(value(find(sr, "99XRAYD:MODELSHA")[0])) == 64
     assert sr.PatientID == src.PatientID and sr.StudyInstanceUID == src.StudyInstanceUID
     assert "wrote 1 DICOM SR" in capsys.readouterr().err

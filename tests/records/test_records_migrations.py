@@ -88,7 +88,7 @@ def build_v1(path: Path) -> list[dict[str, object]]:
 def test_migrates_hand_built_v1(db_path: Path) -> None:
     rows = build_v1(db_path)
     with Store.open(db_path) as s:
-        assert s.schema_version == 2 == mig.LATEST_VERSION
+        assert s.schema_version == 3 == mig.LATEST_VERSION
         assert s.verify().ok and s.verify().checked == 3  # old hashes still valid
         hist = s.history("S1")
         assert [r.id for r in hist] == [1, 2]
@@ -104,9 +104,9 @@ def test_migrates_hand_built_v1(db_path: Path) -> None:
         indexes = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
         assert "reads_by_reviewer_time" in indexes
         triggers = {r[0] for r in s.conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
-        assert triggers == {"reads_no_update", "reads_no_delete"}
+        assert triggers == {"reads_no_update", "reads_no_delete", "reads_append_only"}
     with Store.open(db_path) as s:  # re-opening is a no-op
-        assert s.schema_version == 2 and s.count() == 4
+        assert s.schema_version == mig.LATEST_VERSION and s.count() == 4
 
 
 def test_fresh_database_matches_migrated_schema(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_failed_migration_rolls_back(db_path: Path, monkeypatch: pytest.MonkeyPa
         conn.close()
     monkeypatch.undo()
     with Store.open(db_path) as s:
-        assert s.schema_version == 2 and s.verify().ok
+        assert s.schema_version == mig.LATEST_VERSION and s.verify().ok
 
 
 def test_migration_list_is_numbered() -> None:

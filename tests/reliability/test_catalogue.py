@@ -476,6 +476,7 @@ def test_predict_cli_writes_one_error_row_per_broken_file(catalogue, tiny_model_
     from xray_desktop.cli import main
 
     out = tmp_path / "out.csv"
+    assert main(["model", "trust", str(tiny_model_dir)]) == 0
     t0 = time.perf_counter()
     rc = main(["predict", str(catalogue), "--csv", str(out), "--model-dir", str(tiny_model_dir), "--no-heatmap"])
     elapsed = time.perf_counter() - t0

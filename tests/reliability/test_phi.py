@@ -86,6 +86,7 @@ def test_canary_never_reaches_the_log_or_temp_files(qtbot, open_window, tiny_mod
     # 2. predict (real tiny model)
     out_dir = tmp_path / "out"
     out_dir.mkdir()
+    assert main(["model", "trust", str(tiny_model_dir)]) == 0
     assert main(["predict", str(studies), "--csv", str(out_dir / "predict.csv"), "--model-dir",
                  str(tiny_model_dir)]) == 0
 
@@ -128,5 +129,9 @@ def test_canary_never_reaches_the_log_or_temp_files(qtbot, open_window, tiny_mod
     assert "ZZCANARY" not in text and "PHIPATIENT" not in text, "PHI in the log"
     assert _hits(log_file.parent) == []
     assert _hits(tmpdir) == [], "PHI left in temporary files"
-    assert sorted(p.name for p in out_dir.iterdir()) == ["cli_deid.csv", "gui_deid.csv", "mrmc_deid.csv",
-                                                        "predict.csv"], "a temp file was left behind"
+    names = ["cli_deid", "gui_deid", "mrmc_deid"]
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(
+        [f"{n}.csv" for n in names] + [f"{n}.anchor.json" for n in names] + ["predict.csv"]
+    ), "a temp file was left behind"
+    for n in names:  # the anchors carry no PHI either
+        assert b"ZZCANARY" not in (out_dir / f"{n}.anchor.json").read_bytes()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from fakes import factory
 from helpers import make_folder, open_and_wait, row_by_name, select, settled, view_order
@@ -288,3 +289,64 @@ def test_store_error_at_start_is_reported_and_exits_1(qtbot, monkeypatch):
     monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.critical", lambda *a: shown.append(a[2]))
     assert app.run([]) == 1
     assert "malformed" in shown[0]
+
+
+def test_uid_collision_is_a_new_image_with_a_warning(qtbot, make_window, tmp_path):
+    """Issue 19.1: a copy keeping the UID with other pixels must not inherit the read."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "io"))
+    from io_helpers import build_dataset, chest_like, write
+
+    folder = tmp_path / "dicoms"
+    folder.mkdir()
+    ds = build_dataset(chest_like(64, 48))
+    write(ds, folder / "a.dcm")
+    w = make_window()
+    open_and_wait(qtbot, w, [folder], 1)
+    select(qtbot, w, 0)
+    w.diagnosis_panel.set_diagnosis(Diagnosis.PNEUMONIA)
+    w.diagnosis_panel.set_confidence(5)
+    assert w.confirm()
+    w.close()
+
+    ds.PixelData = chest_like(64, 48, seed=9).tobytes()  # same SOP Instance UID, other content
+    write(ds, folder / "b.dcm")
+    w2 = make_window()
+    open_and_wait(qtbot, w2, [folder], 2)
+    a, b = row_by_name(w2, "a.dcm"), row_by_name(w2, "b.dcm")
+    assert w2.model.rows[a].status == Status.CONFIRMED and not w2.model.rows[a].warning
+    rb = w2.model.rows[b]
+    assert rb.status != Status.CONFIRMED and rb.read is None and "UID collision" in rb.warning
+    assert rb.key != w2.model.rows[a].key
+    assert "UID collision" in w2.model.index(b, 0).data() and "UID collision" in w2.model.index(b, 0).data(
+        Qt.ItemDataRole.ToolTipRole)
+    select(qtbot, w2, b)
+    assert "UID collision" in w2.statusBar().currentMessage()
+    w2.diagnosis_panel.set_diagnosis(Diagnosis.NORMAL)
+    w2.diagnosis_panel.set_confidence(2)
+    assert w2.confirm()
+    reads = w2.store.reads()
+    assert len(reads) == 2 and {r.file_sha256 for r in reads} == {w2.model.rows[a].sha256, rb.sha256}
+
+
+def test_export_of_a_broken_trail_says_so(qtbot, make_window, store, tmp_path):
+    """Issue 19.2: the GUI export of a database whose chain fails verification warns."""
+    import sqlite3
+
+    folder = make_folder(tmp_path, levels=(0.2, 0.5), broken=0)
+    w = make_window()
+    open_and_wait(qtbot, w, [folder], 2)
+    for row in (0, 1):
+        select(qtbot, w, row)
+        w.diagnosis_panel.set_diagnosis(Diagnosis.NORMAL)
+        w.diagnosis_panel.set_confidence(3)
+        assert w.confirm()
+    raw = sqlite3.connect(store.path)
+    raw.execute("DROP TRIGGER reads_no_update")
+    raw.execute("UPDATE reads SET final_diagnosis = 'PNEUMONIA' WHERE id = 1")
+    raw.commit()
+    raw.close()
+    out = tmp_path / "reads.csv"
+    w.export_options_provider = lambda: ExportOptions(out, all_history=False, deidentify=False)
+    w.action_export.trigger()
+    assert out.exists() and (tmp_path / "reads.anchor.json").exists()
+    assert "WARNING: the audit trail failed verification" in w.last_export_box.text()

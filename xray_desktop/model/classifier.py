@@ -22,6 +22,7 @@ from xray_desktop.model.gate import OodModel, rule_check
 from xray_desktop.model.heatmap import heatmap as make_heatmap
 from xray_desktop.model.native_log import native_stderr_to_log, quiet_tensorflow_env
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
+from xray_desktop.model.trust import card_identity, custom_label, is_bundled, trusted_record
 
 FEATURES_LAYER = "features"
 LOGIT_LAYER = "logit"
@@ -33,8 +34,13 @@ class ModelError(Exception):
     """The model is missing, fails its integrity check or cannot be loaded."""
 
 
-def verify_model_dir(model_dir: Path) -> ModelCard:
-    """Check the card, the model file's SHA-256 and the folder's contents, before any load."""
+def verify_model_dir(model_dir: Path, require_trust: bool = True) -> ModelCard:
+    """Check the card, the model file's SHA-256 and the folder's contents, before any load.
+
+    Then, unless ``require_trust`` is False (the training pipeline checking what it just
+    made; ``model trust``), refuse a model that is neither the bundled one nor trusted
+    (see trust.py).
+    """
     try:
         card = ModelCard.load(model_dir)
     except CardError as exc:
@@ -59,6 +65,12 @@ def verify_model_dir(model_dir: Path) -> ModelCard:
         gpath = model_dir / gate["file"]
         if not gpath.is_file() or file_sha256(gpath) != gate.get("sha256"):
             raise ModelError(f"AI model refused: input-gate file {gate['file']} is missing or altered")
+    identity = card_identity(card.data)
+    if require_trust and not is_bundled(identity) and trusted_record(identity) is None:
+        raise ModelError(
+            f"AI model refused: not the bundled model (model card SHA-256 {identity[:16]}…) and not trusted; "
+            f"to use it, run: xray-desktop model trust {model_dir}"
+        )
     return card
 
 
@@ -79,6 +91,8 @@ class Classifier:
     def __init__(self, model: Any, card: ModelCard, model_dir: Path, ood: OodModel | None) -> None:
         self._model = model
         self.card = card
+        self.identity = card_identity(card.data)
+        self.custom = not is_bundled(self.identity)
         self.model_dir = model_dir
         self._ood = ood
         import keras
@@ -90,14 +104,17 @@ class Classifier:
         self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), np.float32))  # warm-up: trace once
 
     @classmethod
-    def load(cls, model_dir: Path | None = None) -> Classifier:
-        """Verify and load the model (imports TensorFlow). Raises :class:`ModelError`."""
+    def load(cls, model_dir: Path | None = None, require_trust: bool = True) -> Classifier:
+        """Verify and load the model (imports TensorFlow). Raises :class:`ModelError`.
+
+        ``require_trust=False`` skips only the bundled-or-trusted check (see verify_model_dir).
+        """
         from xray_desktop.resources import model_dir as default_dir
 
         model_dir = Path(model_dir) if model_dir is not None else default_dir()
         if not model_dir.is_dir():
             raise ModelError(f"AI model unavailable: no model folder at {model_dir}")
-        card = verify_model_dir(model_dir)
+        card = verify_model_dir(model_dir, require_trust)
         quiet_tensorflow_env()
         try:
             # TensorFlow's import, the load and the warm-up print native chatter on fd 2: to the log.
@@ -119,7 +136,8 @@ class Classifier:
     # -- identity -------------------------------------------------------------------------
     @property
     def version(self) -> str:
-        return self.card.version
+        """The card's version; for any model but the bundled one, marked "custom model" with its hash."""
+        return custom_label(self.card.version, self.identity) if self.custom else self.card.version
 
     @property
     def sha256(self) -> str:

@@ -1,13 +1,11 @@
-"""Headless commands of the model layer: ``predict`` and ``selftest``."""
+"""Headless commands of the model layer: ``predict``, ``selftest`` and ``model trust``."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -42,6 +40,11 @@ def register(sub: Any) -> None:
     s = sub.add_parser("selftest", help="load the bundled model and check it on the reference image")
     s.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
     s.set_defaults(func=run_selftest)
+    m = sub.add_parser("model", help="manage which AI models may load (the bundled one always may)")
+    actions = m.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(m))
+    t = actions.add_parser("trust", help="allow a model folder other than the bundled one; recorded per user")
+    t.add_argument("dir", type=Path, metavar="DIR", help="the model folder (card, .keras file, gate)")
+    t.set_defaults(func=run_model_trust)
 
 
 def _probability(text: str) -> float:
@@ -54,16 +57,25 @@ def _probability(text: str) -> float:
     return value
 
 
+def uid_collision_note(other_path: str) -> str:
+    """The note for a file whose SOP Instance UID an earlier file with other content had."""
+    return f"UID collision: same SOP Instance UID as {other_path}, different content (treated as a new image)"
+
+
 def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: bool,
           profile_id: str = "") -> Iterator[dict[str, Any]]:
     """One row per file found; studies are predicted in bounded batches."""
-    pending: list[tuple[str, Any]] = []
+    pending: list[tuple[str, Any, str]] = []
+    first_of_uid: dict[str, tuple[str, str]] = {}  # UID -> (sha256, path) of the first file with it
 
     def flush() -> Iterator[dict[str, Any]]:
-        studies = [s for _, s in pending]
-        for (path, study), pred in zip(pending, clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap),
-                                       strict=True):
-            yield prediction_row(path, study, pred, threshold, op_name, profile_id)
+        studies = [s for _, s, _ in pending]
+        for (path, study, note), pred in zip(pending, clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap),
+                                             strict=True):
+            row = prediction_row(path, study, pred, threshold, op_name, profile_id)
+            # The column set is a contract: a note rides in `error`, after any refusal reason.
+            row["error"] = "; ".join(t for t in (row["error"], note) if t)
+            yield row
         pending.clear()
 
     for item in scan(paths):
@@ -76,7 +88,12 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
         except StudyLoadError as exc:
             yield _error_row(path, str(exc), clf)
             continue
-        pending.append((path, study))
+        note = ""
+        uid = study.metadata.sop_instance_uid
+        if uid:
+            sha, other = first_of_uid.setdefault(uid, (study.sha256, path))
+            note = uid_collision_note(other) if sha != study.sha256 else ""
+        pending.append((path, study, note))
         if len(pending) >= BATCH:
             yield from flush()
     if pending:
@@ -166,21 +183,15 @@ def run_predict(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr)
     if args.csv is None:
         return _write(sys.stdout, clf, args, threshold, op_name, progress)
-    target = args.csv.resolve()
+    from xray_desktop.records.atomic import atomic_write
+
+    # The export's writer: temp file beside the target, atomic rename, a symbolic link at the
+    # output path refused (never followed), temp files of killed runs removed later.
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        rc = atomic_write(args.csv, lambda fh: _write(fh, clf, args, threshold, op_name, progress))
     except OSError as exc:
         print(f"xray-desktop predict: cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    try:
-        with os.fdopen(fd, "w", newline="", encoding="utf-8") as fh:
-            rc = _write(fh, clf, args, threshold, op_name, progress)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     print(f"wrote {progress.count} rows to {args.csv}", file=sys.stderr)
     return rc
 
@@ -245,4 +256,33 @@ def run_selftest(args: argparse.Namespace) -> int:
         return 1
     print(f"selftest passed: {clf.card.name} {clf.version} (sha256 {clf.sha256[:12]}…), reference "
           f"probability {pred.probability:.6f} (card {expected:.6f}), {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+def run_model_trust(args: argparse.Namespace) -> int:
+    """``xray-desktop model trust DIR``: verify a model folder and record that it may load."""
+    from xray_desktop.model.classifier import ModelError, verify_model_dir
+    from xray_desktop.model.trust import card_identity, is_bundled, record_trust, trust_file
+
+    folder: Path = args.dir
+    if not folder.is_dir():
+        print(f"xray-desktop model trust: no model folder at {folder}", file=sys.stderr)
+        return 1
+    try:
+        card = verify_model_dir(folder, require_trust=False)  # every integrity check but the pin
+    except ModelError as exc:
+        print(f"xray-desktop model trust: {exc}", file=sys.stderr)
+        return 1
+    identity = card_identity(card.data)
+    if is_bundled(identity):
+        print(f"{card.name} {card.version} is the bundled model: it needs no trust step")
+        return 0
+    try:
+        record_trust(folder, identity, card.sha256, card.name, card.version)
+    except OSError as exc:
+        print(f"xray-desktop model trust: cannot record the trust step: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"trusted {card.name} {card.version} as a custom model\n"
+          f"  model card sha256 {identity}\n  model file sha256 {card.sha256}\n  recorded in {trust_file()}\n"
+          "The window, every read and every export made with it will say \"custom model\".")
     return 0

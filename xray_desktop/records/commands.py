@@ -1,7 +1,9 @@
 """The `export` and `verify` sub-commands.
 
 Exit codes: 0 success; 1 a problem with the input or the database (one line on stderr,
-never a traceback); 2 a usage error (argparse).
+never a traceback), or for ``verify`` a broken chain or anchor; 2 a usage error
+(argparse); 3 for ``export``: the CSV and its anchor were written, but the reads' chain
+failed verification (a WARNING line on stderr says why; the anchor records it).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from xray_desktop.records.export import export_csv
+from xray_desktop.records.anchor import read_anchor, verify_anchor
+from xray_desktop.records.export import export_reads
 from xray_desktop.records.reads import StoreError
 from xray_desktop.records.store import Store
 
@@ -35,6 +38,11 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp.set_defaults(func=_guarded("export", run_export), usage_error=exp.error)
 
     ver = sub.add_parser("verify", help="check the reads database's tamper-evident hash chain")
+    ver.add_argument(
+        "--anchor", type=Path, metavar="PATH",
+        help="an anchor written with an export (<name>.anchor.json): also fail when the reads it "
+        "recorded were rewritten, re-hashed or removed since",
+    )  # fmt: skip
     _add_db(ver)
     ver.set_defaults(func=_guarded("verify", run_verify))
 
@@ -74,14 +82,22 @@ def run_export(args: argparse.Namespace) -> int:
         raise _Fail(f"{out} is a folder; give a file name for the CSV")
     with Store.open(args.db, create=False) as store:
         try:
-            n = export_csv(
+            result = export_reads(
                 store, out, all_history=args.all_history, deidentify=args.deidentify,
                 reviewer=args.reviewer, since=since, until=until, layout=args.layout,
             )  # fmt: skip
         except OSError as exc:
             raise _Fail(f"cannot write {out}: {exc.strerror or exc}") from exc
-    print(f"wrote {n} rows to {out}")
-    return 0 if sr_dir is None else _export_srs(args, sr_dir, since, until)
+    print(f"wrote {result.rows} rows to {out}")  # the anchor goes next to it: <name>.anchor.json
+    rc = 0
+    if not result.chain.ok:
+        print(f"xray-desktop export: WARNING: the reads' audit trail failed verification "
+              f"(read {result.chain.first_broken_id}: {result.chain.message}); the export was written "
+              "and its anchor records the failure", file=sys.stderr)  # fmt: skip
+        rc = 3
+    if sr_dir is not None:
+        rc = max(rc, _export_srs(args, sr_dir, since, until))
+    return rc
 
 
 def _export_srs(args: argparse.Namespace, sr_dir: Path, since: date | None, until: date | None) -> int:
@@ -95,9 +111,15 @@ def _export_srs(args: argparse.Namespace, sr_dir: Path, since: date | None, unti
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    """`xray-desktop verify`: 0 when the chain is intact, 1 when broken."""
+    """`xray-desktop verify [--anchor PATH]`: 0 when the chain (and the anchor) hold, 1 when not.
+
+    Without an anchor this proves only that nobody changed a read without re-hashing the
+    rest; see ``records.anchor`` for what an anchor adds.
+    """
+    anchor_path = getattr(args, "anchor", None)
+    anchor = read_anchor(anchor_path) if anchor_path is not None else None
     with Store.open(args.db, create=False) as store:
-        result = store.verify()
+        result = store.verify() if anchor is None else verify_anchor(store, anchor)
     if result.ok:
         print(f"ok: {result.message}")
         return 0

@@ -16,6 +16,7 @@ import os
 import secrets
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from xray_desktop import settings
 from xray_desktop.records.reads import StoreError
@@ -96,3 +97,43 @@ class Pseudonymizer:
         """The pseudonym of ``study_key``."""
         digest = hmac.new(self._salt, study_key.encode("utf-8"), hashlib.sha256).hexdigest()
         return "S-" + digest[:PSEUDONYM_HEX]
+
+
+# The input gate's reasons, by their fixed opening words; what follows may quote the file
+# (a body part, a modality, a view), so the de-identified export keeps only the category.
+_GATE_CATEGORIES = (
+    ("colour image", "colour image"), ("modality ", "modality"), ("body part ", "body part"),
+    ("aspect ratio", "aspect ratio"), ("image is blank", "blank"), ("image is saturated", "saturated"),
+    ("unlike the training", "unlike the training films"),
+)  # fmt: skip
+
+
+def generalised_gate(gate_result: str) -> str:
+    """``accepted``, ``rejected: <category>`` (a fixed word list) or ``rejected``; never file text."""
+    if gate_result in ("", "accepted"):
+        return gate_result
+    reason = gate_result.removeprefix("rejected: ")
+    for opening, category in _GATE_CATEGORIES:
+        if reason.startswith(opening):
+            return f"rejected: {category}"
+    if " view: the model reads frontal" in reason:
+        return "rejected: view"
+    return "rejected"
+
+
+def year_only(text: str) -> str:
+    """The leading four-digit year of a DICOM or ISO date, else empty."""
+    return text[:4] if len(text) >= 4 and text[:4].isascii() and text[:4].isdigit() else ""
+
+
+def deid_values(read: Any, pseudo: Pseudonymizer) -> dict[str, object]:
+    """The de-identified export's replacements for one read's kept columns.
+
+    Times are coarsened alike: the study date and the read's own time to their year.
+    """
+    return {
+        "study_key": pseudo(read.study_key),
+        "study_date": year_only(read.study_date),
+        "created_at": str(read.created_at.year),
+        "gate_result": generalised_gate(read.gate_result),
+    }

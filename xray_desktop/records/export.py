@@ -4,38 +4,52 @@ Format: UTF-8 (no BOM), RFC 4180 (csv module, every cell quoted, CRLF rows), one
 row, times in ISO-8601 UTC, empty cell for "no value".
 
 CSV injection (OWASP): spreadsheets run a cell that starts with ``= + - @`` tab, CR or LF
-as a formula. Every cell, numbers included (one rule is easier to trust than two; real
-numbers here are never negative anyway), is passed through ``escape_cell``, which puts a
-``'`` in front of such cells. A cell that already starts with quote marks followed by a
-trigger gets one more, so ``unescape_cell(escape_cell(s)) == s`` for every string.
+as a formula, and some still do when invisible characters (spaces, zero-width and bidi
+marks, a BOM) come first, or with the full-width forms ``＝＋－＠``. ``escape_cell`` puts a
+``'`` in front of such cells. The one exception is a plain number (``_NUMBER``: ASCII
+digits, optional sign, point and exponent, finite): it stays a number in the spreadsheet
+(``-0.4`` is a logit, not a formula). A cell that already starts with quote marks followed by
+a trigger gets one more, so ``unescape_cell(escape_cell(s)) == s`` for every string.
 
-The file is written atomically: temp file in the target folder, fsync, rename over the
-target, fsync the folder. A failure or a kill leaves the old file (or none), never a
-half-written one; a temp file orphaned by a kill is removed by a later export once it is
-an hour old.
+The file is written atomically by ``records.atomic.atomic_write`` (temp file in the target
+folder, never through a symbolic link, stale temp files of killed exports removed). Next to
+it goes ``<name>.anchor.json``: the chain head at export time (see ``records.anchor``), and
+whether the trail verified then.
 """
 
 from __future__ import annotations
 
 import csv
-import glob
 import logging
-import os
-import tempfile
-import time
+import math
+import re
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
 from xray_desktop.domain import Diagnosis
-from xray_desktop.records.deid import Pseudonymizer
-from xray_desktop.records.reads import Read
+from xray_desktop.records import anchor as anchors
+from xray_desktop.records.atomic import STALE_TEMP_S, atomic_write
+from xray_desktop.records.deid import Pseudonymizer, deid_values
+from xray_desktop.records.reads import Read, VerifyResult
 from xray_desktop.records.store import Store
 
+__all__ = ["STALE_TEMP_S", "ExportResult", "atomic_write_csv", "escape_cell", "export_csv", "export_reads",
+           "unescape_cell"]
 log = logging.getLogger(__name__)
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n")
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20",
+                    "\ufe66", "\ufe62", "\ufe63", "\ufe6b", "\u2212")  # full-width, small and minus-sign forms
+# Skipped when looking for the first visible character: whitespace, zero-width characters,
+# the BOM, bidi controls, soft hyphen.
+_INVISIBLE = "".join(chr(c) for c in range(0x21) if chr(c).isspace()) + (
+    "\u00a0\u00ad\u061c\u1680\u180e\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009"
+    "\u200a\u200b\u200c\u200d\u200e\u200f\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u202f\u205f"
+    "\u2060\u2061\u2062\u2063\u2064\u2066\u2067\u2068\u2069\u3000\ufeff"
+)
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 READS_COLUMNS = (
     "id", "created_at", "reviewer", "study_key",
@@ -46,30 +60,42 @@ READS_COLUMNS = (
     "supersedes", "prev_hash", "row_hash",
 )  # fmt: skip
 # Dropped by the de-identified export: direct identifiers, the file path (it often holds
-# the patient's name), the file hash (a unique key back to the PHI-bearing file), the free
-# text note (people type names into notes) and the chain hashes (computed over PHI).
-# study_date is kept as its year only (HIPAA Safe Harbor keeps years).
+# the patient's name), the file hash (a unique key back to the PHI-bearing file), free text
+# (note, other_finding: people type names into them) and the chain hashes (computed over
+# PHI). Coarsened (deid.deid_values): study_date and created_at to the year (HIPAA Safe
+# Harbor keeps years), gate_result to its fixed category (reasons quote file headers).
 DEID_DROPPED = (
     "patient_id", "patient_name", "birth_date", "accession", "file_path", "file_sha256",
-    "note", "prev_hash", "row_hash",
+    "note", "other_finding", "prev_hash", "row_hash",
 )  # fmt: skip
 MRMC_COLUMNS = ("reader", "case", "truth", "rating")
 
 Layout = Literal["reads", "mrmc"]
 
 
+def is_number(value: str) -> bool:
+    """True for a plain finite number (see ``_NUMBER``), which is written as is."""
+    return _NUMBER.match(value) is not None and math.isfinite(float(value))
+
+
+def needs_guard(value: str) -> bool:
+    """Whether a spreadsheet could run ``value`` (after any leading quote marks) as a formula."""
+    if is_number(value):
+        return False
+    # A tuple, not a string: "" (an empty cell) must not count as a trigger.
+    head = value.lstrip("'")
+    return head[:1] in FORMULA_TRIGGERS or head.lstrip(_INVISIBLE)[:1] in FORMULA_TRIGGERS
+
+
 def escape_cell(value: str) -> str:
     """Neutralize a cell a spreadsheet would run as a formula (see module docstring)."""
-    # A tuple, not a string: "" (an empty cell) must not count as a trigger.
-    return "'" + value if value.lstrip("'")[:1] in FORMULA_TRIGGERS else value
+    return "'" + value if needs_guard(value) else value
 
 
 def unescape_cell(value: str) -> str:
     """Inverse of ``escape_cell``."""
-    if value.startswith("'"):
-        rest = value[1:]
-        if rest.lstrip("'")[:1] in FORMULA_TRIGGERS:
-            return rest
+    if value.startswith("'") and needs_guard(value[1:]):
+        return value[1:]
     return value
 
 
@@ -105,8 +131,7 @@ def _reads_rows(reads: Iterable[Read], pseudo: Pseudonymizer | None) -> Iterator
     for r in reads:
         values: dict[str, object] = {c: getattr(r, c) for c in columns}
         if pseudo is not None:
-            values["study_key"] = pseudo(r.study_key)
-            values["study_date"] = r.study_date[:4] if r.study_date[:4].isdigit() else ""
+            values.update(deid_values(r, pseudo))
         yield [_cell(values[c]) for c in columns]
 
 
@@ -127,7 +152,21 @@ def _latest_per_reader(reads: Iterable[Read]) -> list[Read]:
     return sorted(latest.values(), key=lambda r: r.id)
 
 
-def export_csv(
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: data rows, the anchor file, and the trail's verification."""
+
+    rows: int
+    anchor_path: Path
+    chain: VerifyResult
+
+
+def export_csv(store: Store, out_path: Path | str, **options: object) -> int:
+    """``export_reads`` returning only the number of data rows (see there)."""
+    return export_reads(store, out_path, **options).rows  # type: ignore[arg-type]
+
+
+def export_reads(
     store: Store,
     out_path: Path | str,
     *,
@@ -139,42 +178,40 @@ def export_csv(
     salt_path: Path | str | None = None,
     layout: Layout = "reads",
     truth: Mapping[str, object] | None = None,
-) -> int:
-    """Write reads to ``out_path`` as CSV atomically; return the number of data rows.
+) -> ExportResult:
+    """Write reads to ``out_path`` as CSV atomically, and its anchor next to it.
 
     ``reads`` layout: the latest read per study (``all_history``: every read, the audit
     trail). ``mrmc`` layout: one row per reader and case, that reader's latest read, with
     ``rating`` from ``mrmc_rating`` and ``truth`` from the optional ``truth`` mapping
     (study_key -> reference label; blank otherwise, for the study coordinator to fill).
-    ``deidentify`` replaces study keys with stable salted pseudonyms (see deid.py) and
-    drops the identifying columns (``DEID_DROPPED``).
+    ``deidentify`` replaces study keys with stable salted pseudonyms and drops or coarsens
+    identifying, free-text and file-derived columns (see deid.py and ``DEID_DROPPED``).
+
+    The chain is verified first; a broken trail does not stop the export (the reads may be
+    needed for exactly that investigation) but is logged, recorded in the anchor
+    (``chain_intact: false``) and returned in ``ExportResult.chain`` for the caller to say.
     """
     if layout not in ("reads", "mrmc"):
         raise ValueError(f"unknown layout {layout!r} (use 'reads' or 'mrmc')")
     if layout == "mrmc" and all_history:
         raise ValueError("--all does not apply to the mrmc layout (it uses each reader's latest read)")
     pseudo = Pseudonymizer.load(salt_path) if deidentify else None
+    chain = store.verify()
     if layout == "mrmc":
         reads = _latest_per_reader(store.reads(reviewer=reviewer, since=since, until=until, latest_only=False))
         rows = _mrmc_rows(reads, pseudo, truth)
     else:
         reads = store.reads(reviewer=reviewer, since=since, until=until, latest_only=not all_history)
         rows = _reads_rows(reads, pseudo)
-    written = atomic_write_csv(Path(out_path), rows) - 1
+    out = Path(out_path)
+    written = atomic_write_csv(out, rows) - 1
+    anchor_path = anchors.anchor_path_for(out)
+    anchors.write_anchor(anchor_path, anchors.anchor_of(chain))
     log.info("exported %d reads (layout %s, deidentified %s)", written, layout, deidentify)
-    return written
-
-
-def _fsync_dir(folder: Path) -> None:
-    # Makes the rename itself durable. Directories cannot be opened on Windows; there
-    # NTFS journals the rename.
-    if os.name != "posix":
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if not chain.ok:
+        log.warning("exported from a reads database whose chain is broken: %s", chain.message)
+    return ExportResult(written, anchor_path, chain)
 
 
 def _write_rows(fh: TextIO, rows: Iterable[list[str]]) -> int:
@@ -186,41 +223,6 @@ def _write_rows(fh: TextIO, rows: Iterable[list[str]]) -> int:
     return n
 
 
-STALE_TEMP_S = 3600.0
-
-
-def _remove_stale_temps(folder: Path, name: str) -> None:
-    """Delete temp files a killed export left behind (they may hold PHI).
-
-    Only our own pattern, and only old ones, so an export running elsewhere right now
-    keeps its temp file.
-    """
-    cutoff = time.time() - STALE_TEMP_S
-    for stale in folder.glob(f".{glob.escape(name)}.*.tmp"):
-        try:
-            if stale.is_file() and stale.stat().st_mtime < cutoff:
-                stale.unlink()
-        except OSError:
-            pass  # best effort: never fail an export over litter
-
-
 def atomic_write_csv(out_path: Path, rows: Iterable[list[str]]) -> int:
-    """Write ``rows`` (header included) to ``out_path`` atomically; return rows written.
-
-    The new file is owner-only (0600), since exports usually hold PHI.
-    """
-    folder = out_path.parent if str(out_path.parent) else Path(".")
-    _remove_stale_temps(folder, out_path.name)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=folder)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            n = _write_rows(fh, rows)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
-    return n
+    """Write ``rows`` (header included) to ``out_path`` atomically (0600); return rows written."""
+    return atomic_write(out_path, lambda fh: _write_rows(fh, rows))

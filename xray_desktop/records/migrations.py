@@ -68,6 +68,20 @@ CREATE INDEX reads_by_reviewer_time ON reads(reviewer, created_at);
 """
 
 
+# v3: INSERT is append-only too. REPLACE, INSERT OR REPLACE and UPSERT resolve a conflict
+# by deleting the old row without firing the delete trigger, so a new row must carry the
+# next id, link to the newest row's hash, and have a hash not already in the table.
+V3_SQL = f"""
+CREATE TRIGGER reads_append_only BEFORE INSERT ON reads
+WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM reads)
+  OR NEW.prev_hash IS NOT coalesce((SELECT row_hash FROM reads ORDER BY id DESC LIMIT 1), '{"0" * 64}')
+  OR EXISTS (SELECT 1 FROM reads WHERE row_hash = NEW.row_hash)
+BEGIN
+    SELECT RAISE(ABORT, 'reads are append-only: a new read must follow the newest one');
+END;
+"""
+
+
 def _v1(conn: sqlite3.Connection) -> None:
     _run_script(conn, V1_SQL)
 
@@ -88,7 +102,11 @@ def _run_script(conn: sqlite3.Connection, script: str) -> None:
         raise ValueError("migration script ends with an incomplete statement")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2]
+def _v3(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V3_SQL)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -95,6 +95,8 @@ class VerifyResult:
     checked: int  # rows examined (all of them when ok)
     first_broken_id: int | None
     message: str
+    head_id: int = 0  # the newest read checked (0: none), its row_hash: what an anchor records
+    head_hash: str = ""
 
 
 _TEXT_FIELDS = (

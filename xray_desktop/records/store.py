@@ -11,7 +11,9 @@ Durability and concurrency choices, and why:
 * ``PRAGMA integrity_check`` before anything else at open: a damaged file is reported
   (StoreError) and left exactly as it was, for a backup restore or forensics; this code
   never "repairs" a database.
-* UPDATE and DELETE are refused by triggers, and there is no API for them.
+* UPDATE, DELETE and any INSERT that is not the next link (REPLACE, INSERT OR REPLACE,
+  UPSERT) are refused by triggers, and there is no API for them. Triggers stop accidents
+  and other programs' mistakes, not someone who can write the file: see ``verify``.
 
 A Store is used from the thread that opened it (sqlite3's default check), which for the
 GUI is the main thread; other processes may write to the same file at the same time.
@@ -26,7 +28,7 @@ import random
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
@@ -36,6 +38,7 @@ from xray_desktop import settings
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records import migrations
 from xray_desktop.records.chain import GENESIS, row_hash
+from xray_desktop.records.identity import content_key
 from xray_desktop.records.reads import (
     InvalidReadError,
     Read,
@@ -245,7 +248,9 @@ class Store:
     def add_reads(self, reads: Iterable[ReadInput]) -> list[Read]:
         """Append several reads in one transaction (all or none), in order.
 
-        A read may supersede one earlier in the same batch.
+        A read may supersede one earlier in the same batch. A new read (no ``supersedes``)
+        whose study key already has reads of other content only (a UID collision) is stored
+        under ``identity.collision_key``: the returned Read says which key it got.
         """
         inputs = [normalized(r) for r in reads]
         stored: list[Read] = []
@@ -254,6 +259,11 @@ class Store:
             tip = conn.execute("SELECT id, row_hash FROM reads ORDER BY id DESC LIMIT 1").fetchone()
             last_id, prev = (tip[0], tip[1]) if tip else (0, GENESIS)
             for r in inputs:
+                # A first read of other content under a taken UID is a new image. An amendment
+                # names the read it corrects, so it keeps that read's key (checked below).
+                key = content_key(conn, r.study_key, r.file_sha256) if r.supersedes is None else r.study_key
+                if key != r.study_key:
+                    r = replace(r, study_key=key)
                 if r.supersedes is not None:
                     self._check_supersedes(conn, r)
                 last_id += 1
@@ -350,11 +360,15 @@ class Store:
     def verify(self) -> VerifyResult:
         """Recompute the hash chain from the first read; report the first broken link.
 
-        Detects any edit, insertion or removal inside the chain, even one made with the
-        triggers dropped. Removing the newest reads leaves a shorter valid chain; compare
-        ``checked`` and the last row_hash with a previously exported copy to catch that.
+        What this proves, and what not: the chain is keyed by nothing secret, so it catches
+        an edit, insertion or removal made by someone who did not re-hash the later rows
+        (an accidental or careless change, a restored backup mixed with new rows), even with
+        the triggers dropped. Someone who can write the file can also re-hash every later
+        row, or delete the newest reads, and this check alone still passes. Against that,
+        keep an anchor (the head this returns, written next to every export and by the GUI
+        at each session end) and check it with ``records.anchor.verify_anchor``.
         """
-        prev, checked = GENESIS, 0
+        prev, checked, rid = GENESIS, 0, 0
         with _sqlite_errors():
             for row in self.conn.execute("SELECT * FROM reads ORDER BY id"):
                 checked += 1
@@ -375,7 +389,7 @@ class Store:
                     )
                 prev = row["row_hash"]
         log.info("reads chain verified: %d reads intact", checked)
-        return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact")
+        return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact", rid, prev)
 
 
 def _to_read(row: sqlite3.Row | dict[str, object]) -> Read:

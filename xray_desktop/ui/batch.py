@@ -16,6 +16,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from xray_desktop.domain import Prediction
 from xray_desktop.io import ScanItem
 from xray_desktop.logging_setup import key_hash
+from xray_desktop.records.identity import Resolved, resolve
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.workers import (
     InferenceService,
@@ -60,6 +61,7 @@ class BatchController(QObject):
         self._scans: set[int] = set()
         self._done = 0
         self._total = 0
+        self._first_seen: dict[str, str] = {}  # UID -> SHA-256 of the first image listed with it
 
     # -- API ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str | Path]) -> None:
@@ -208,26 +210,28 @@ class BatchController(QObject):
         """Fill a row from a decoded study; True when the store says it is already confirmed."""
         r = self.model.rows[row]
         study = loaded.study
-        r.key, r.sha256, r.metadata = study.key, study.sha256, study.metadata
+        resolved = self._resolve(study)
+        # A read applies only to the same content: a taken UID makes this a new image.
+        r.key = resolved.key if resolved is not None else study.key
+        r.warning = resolved.warning if resolved is not None else ""
+        r.sha256, r.metadata = study.sha256, study.metadata
         self.model.set_thumbnail(row, loaded.thumbnail)
         r.error = ""
-        if r.read is None:
-            read = self._latest_read(study.key)
-            if read is not None:
-                # Resume: confirmed before, nothing to re-ask; show what was recorded then.
-                r.read, r.status = read, Status.CONFIRMED
-                if r.probability is None:
-                    r.probability = read.ai_probability
+        if r.read is None and resolved is not None and resolved.read is not None:
+            # Resume: confirmed before, nothing to re-ask; show what was recorded then.
+            r.read, r.status = resolved.read, Status.CONFIRMED
+            if r.probability is None:
+                r.probability = resolved.read.ai_probability
         self.model.touch(row)
         return r.read is not None
 
-    def _latest_read(self, key: str) -> Any:
+    def _resolve(self, study: Any) -> Resolved | None:
         if self.store is None:
             return None
         try:
-            return self.store.latest_for(key)
+            return resolve(self.store, study.key, study.sha256, self._first_seen)
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not stop the batch
-            log.warning("store lookup failed for %s: %s", key_hash(key), exc)
+            log.warning("store lookup failed for %s: %s", key_hash(study.key), exc)
             return None
 
 

@@ -255,6 +255,8 @@ class MainWindow(WindowActions, QMainWindow):
         self._cache.move_to_end(cached.study.path)
         self.viewer.show_study(cached.study)
         self._shown.start()
+        if self.model.rows[row].warning:
+            self.statusBar().showMessage(self.model.rows[row].warning, 15000)
         if cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
         elif self.inference.available:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,10 @@ class SettingsStore:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = Path(path) if path is not None else s.settings_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Owner-only (issue 19.5): recent folders are often patient names. QSettings rewrites
+        # the file through QSaveFile, which keeps an existing file's permissions.
+        s.private_dir(self.path.parent, tighten=path is None and not os.environ.get(s.ENV_SETTINGS))
+        s.private_file(self.path)
         self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
 
     def get(self, spec: Spec) -> Any:
@@ -47,8 +51,9 @@ class SettingsStore:
             self._qs.setValue(spec[0], value)
 
     def sync(self) -> None:
-        """Write pending changes to disk."""
+        """Write pending changes to disk (and keep the file owner-only)."""
         self._qs.sync()
+        s.private_file(self.path)
 
 
 def _coerce(value: Any, default: Any) -> Any:

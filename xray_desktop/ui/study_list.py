@@ -60,6 +60,7 @@ class StudyRow:
     gate_accepted: bool | None = None
     gate_reason: str = ""
     read: Any = None  # latest records.Read, or None
+    warning: str = ""  # e.g. a UID collision (records.identity); shown on the row
 
     @property
     def name(self) -> str:
@@ -120,6 +121,8 @@ class StudyListModel(QStandardItemModel):
         r = self.rows[row]
         tip = (f"{r.status.value}: {r.error}" if r.error
                else f"Input gate: {r.gate_reason}" if r.gate_reason else r.path.name)
+        if r.warning:
+            tip = f"⚠ {r.warning}\n{tip}"
         for col in columns or range(len(COLUMNS)):
             values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: self._display(r, col),
                                       Qt.ItemDataRole.ToolTipRole: tip}
@@ -133,7 +136,7 @@ class StudyListModel(QStandardItemModel):
 
     def _display(self, row: StudyRow, col: int) -> str:
         if col == 0:
-            return row.name
+            return f"⚠ {row.name} (UID collision)" if row.warning else row.name
         if col == 1:
             d = row.metadata.study_date if row.metadata else ""
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d

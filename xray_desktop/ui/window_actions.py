@@ -29,7 +29,9 @@ from PySide6.QtWidgets import (
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.records import ReadInput, StoreError, export_csv
+from xray_desktop.records import ReadInput, StoreError
+from xray_desktop.records.export import export_reads
+from xray_desktop.records.identity import COLLISION_WARNING
 from xray_desktop.ui.dialogs import (
     ExportDialog,
     ReviewerDialog,
@@ -169,6 +171,8 @@ class WindowActions:
         # The next study to read, in the order on screen before this one's new status re-sorts it.
         nxt = self.list_panel.next_row_where(
             row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
+        if read.study_key != r.key:  # the store found the UID taken by other content meanwhile
+            r.key, r.warning = read.study_key, COLLISION_WARNING
         r.read, r.status = read, Status.CONFIRMED
         self.model.touch(row)
         self.model.flush()  # show it at once: the reader's action, not a batch update
@@ -215,13 +219,18 @@ class WindowActions:
         if opts is None:
             return None
         try:
-            n = export_csv(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)
+            result = export_reads(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)
         except (StoreError, OSError, ValueError) as exc:
             self.statusBar().showMessage(f"Export failed: {exc}", 10000)
             return None
+        n = result.rows
         msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
         self.statusBar().showMessage(msg, 10000)
-        box = QMessageBox(QMessageBox.Icon.Information, "Export finished", msg, QMessageBox.StandardButton.Ok, self)
+        icon = QMessageBox.Icon.Information
+        if not result.chain.ok:  # written anyway (the reads may be the evidence), but said loudly
+            icon, msg = QMessageBox.Icon.Warning, (f"{msg}\n\nWARNING: the audit trail failed verification "
+                                                   f"({result.chain.message}); the export's anchor records it.")
+        box = QMessageBox(icon, "Export finished", msg, QMessageBox.StandardButton.Ok, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.setModal(False)
         box.show()  # non-blocking: the reader can keep working

@@ -1,0 +1,75 @@
+"""Which reads belong to an image: the study key, checked against the file's content.
+
+A study key is the SOP Instance UID, else the file's SHA-256. UIDs are meant to be unique,
+but collide in real life (bad anonymisers, modality bugs, a copy edited and re-saved), and a
+read must never carry over to a different image. So a read applies to an image only when
+its ``file_sha256`` matches: when the UID already has reads of other content (or another
+image with that UID came first in the same work list), the image is a new one, keyed
+``collision_key(uid, sha256)``, and is shown with ``COLLISION_WARNING``. ``Store.add_reads``
+applies the same rule under its write lock, so two workstations racing on one UID still
+keep their reads apart.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from xray_desktop.records.reads import Read, StoreError
+
+if TYPE_CHECKING:  # store.py imports this module
+    from xray_desktop.records.store import Store
+
+COLLISION_WARNING = (
+    "UID collision: another image with this SOP Instance UID has different content; "
+    "this one is treated as a new image"
+)
+
+
+def collision_key(study_key: str, file_sha256: str) -> str:
+    """The key of an image whose UID is taken by other content."""
+    return f"{study_key}#sha256:{file_sha256}"
+
+
+def content_key(conn: sqlite3.Connection, study_key: str, file_sha256: str) -> str:
+    """``study_key``, or its collision key when the reads under it are all of other content."""
+    if not file_sha256 or study_key == file_sha256:
+        return study_key
+    hashes = {row[0] for row in conn.execute("SELECT DISTINCT file_sha256 FROM reads WHERE study_key = ?",
+                                             (study_key,))}  # fmt: skip
+    return study_key if not hashes or file_sha256 in hashes else collision_key(study_key, file_sha256)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """Where an image's reads live, its latest read, and whether its UID collides."""
+
+    key: str
+    read: Read | None
+    collision: bool
+
+    @property
+    def warning(self) -> str:
+        return COLLISION_WARNING if self.collision else ""
+
+
+def resolve(store: Store, study_key: str, file_sha256: str, first_seen: dict[str, str] | None = None) -> Resolved:
+    """The key and latest read of an image (a ``Store``), by UID *and* content.
+
+    ``first_seen`` (UID -> SHA-256 of the first image with it, kept by the caller for one
+    work list) makes a second image with a taken UID a new one even before anything is read.
+    """
+    try:
+        key = content_key(store.conn, study_key, file_sha256)
+    except sqlite3.Error as exc:
+        raise StoreError(f"reads database error: {exc}") from exc
+    collision = key != study_key
+    if first_seen is not None and study_key != file_sha256:
+        first = first_seen.setdefault(study_key, file_sha256)
+        if not collision and first != file_sha256 and key == study_key:
+            # Nothing read under this UID from our content yet: the first image listed owns it.
+            owned = store.latest_for(study_key)
+            if owned is None or owned.file_sha256 != file_sha256:
+                key, collision = collision_key(study_key, file_sha256), True
+    return Resolved(key, store.latest_for(key), collision)
