@@ -97,3 +97,4 @@ class Prediction:
     model_sha256: str
     elapsed_ms: float
     model_input: np.ndarray | None = None  # the exact preprocessed input, for the viewer
+    out_of_scope: str = ""  # why the study is outside the model's intended use (e.g. age), or ""

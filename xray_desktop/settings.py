@@ -38,6 +38,7 @@ UNCONFIRMED_ONLY = ("worklist/unconfirmed_only", False)
 GEOMETRY = ("window/geometry", None)
 WINDOW_STATE = ("window/state", None)
 SPLITTER = ("window/splitter", None)
+RIGHT_SPLITTER = ("window/right_splitter", None)  # AI panel | diagnosis form heights
 
 
 def data_dir() -> Path:

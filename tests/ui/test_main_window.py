@@ -76,7 +76,8 @@ def test_drop_of_a_folder_lists_good_broken_and_rejected_studies(qtbot, make_win
     assert reason in w.viewer.message.text() and w.viewer.message.isVisibleTo(w)
     ood = w.model.rows[row_by_name(w, "ood_0.png")]
     assert ood.gate_reason == "not a frontal chest radiograph"
-    assert w.model.index(row_by_name(w, "ood_0.png"), 4).data() == "—"
+    assert w.model.index(row_by_name(w, "ood_0.png"), 4).data() == "Not assessed"
+    assert w.model.index(row_by_name(w, "ood_0.png"), 3).data() == "—"  # refused: no probability
     assert w.model.index(row_by_name(w, "study_002.png"), 4).data() == "Pneumonia"
     assert not any(r.path.name == "notes.txt" for r in w.model.rows)
 
@@ -205,8 +206,9 @@ def test_reopening_a_folder_resumes_from_the_store(qtbot, make_window, store, tm
     statuses = [r.status for r in w2.model.rows]
     assert statuses == [Status.AI_READY, Status.CONFIRMED, Status.AI_READY]
     assert w2.model.index(1, 5).data() == "Pneumonia"
-    # Nothing is re-asked: the confirmed study was not sent to the model by the batch.
-    assert w2.fake_holder[0].calls <= 3
+    # The reader is not re-asked; the confirmed study is analysed again once, so that its whole
+    # AI verdict (input gate included) is known (issue 18.2), plus the viewer's own request.
+    assert w2.fake_holder[0].calls <= 4
     w2.list_panel.unconfirmed_check.setChecked(True)
     assert view_order(w2.list_panel) == [0, 2]
 

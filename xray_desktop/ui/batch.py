@@ -161,16 +161,17 @@ class BatchController(QObject):
         r = self.model.rows[row]
         confirmed = self.absorb(row, loaded)
         self.row_loaded.emit(row, loaded)
-        if confirmed:
-            self._complete()
-            return
         if not self.inference.available:
-            r.status, r.gate_reason = Status.LOADED, ""
-            self.model.touch(row)
+            if not confirmed:
+                r.status, r.gate_reason = Status.LOADED, ""
+                self.model.touch(row)
             self._complete()
             return
-        r.status = Status.ANALYSING
-        self.model.touch(row)
+        # A confirmed study is analysed again too: the read keeps what the AI said then, but the
+        # work list needs today's whole verdict (input gate, intended use) to sort and show it.
+        if not confirmed:
+            r.status = Status.ANALYSING
+            self.model.touch(row)
         # The batch needs only the probability; the heat map is made for the study on screen.
         self._predictions[self.inference.request(loaded.study, heatmap=False)] = row
 
@@ -214,10 +215,11 @@ class BatchController(QObject):
         if r.read is None:
             read = self._latest_read(study.key)
             if read is not None:
-                # Resume: confirmed before, nothing to re-ask; show what was recorded then.
+                # Resume: confirmed before, nothing to re-ask; show what was recorded then
+                # (gate verdict included) until the re-analysis brings the whole verdict.
                 r.read, r.status = read, Status.CONFIRMED
-                if r.probability is None:
-                    r.probability = read.ai_probability
+                if r.probability is None and r.gate_accepted is None:
+                    restore_verdict(r, read)
         self.model.touch(row)
         return r.read is not None
 
@@ -237,6 +239,22 @@ def apply_prediction(model: StudyListModel, row: int, prediction: Prediction) ->
     r.probability = float(prediction.probability)
     r.gate_accepted = bool(prediction.gate.accepted)
     r.gate_reason = "" if prediction.gate.accepted else prediction.gate.reason
+    r.out_of_scope = getattr(prediction, "out_of_scope", "") or ""
     if r.status != Status.CONFIRMED:
-        r.status = Status.AI_READY if prediction.gate.accepted else Status.REJECTED
+        r.status = (Status.REJECTED if not prediction.gate.accepted
+                    else Status.OUT_OF_SCOPE if r.out_of_scope else Status.AI_READY)
     model.touch(row)
+
+
+def restore_verdict(r: Any, read: Any) -> None:
+    """What a stored read says the AI said: its gate result, and its probability only if it had one.
+
+    Reads of refused studies saved before the decision rule existed may carry a probability;
+    a "rejected: …" gate result still withholds it (``decision.verdict`` gives it no label).
+    """
+    gate = str(read.gate_result or "")
+    if gate.startswith("rejected"):
+        r.gate_accepted, r.gate_reason = False, gate.partition(":")[2].strip()
+    elif gate == "accepted":
+        r.gate_accepted = True
+    r.probability = read.ai_probability

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from xray_desktop.decision import agreement
 from xray_desktop.domain import Diagnosis
 
+Draft = tuple[Diagnosis | None, int | None, str, str]
 DIAGNOSIS_KEYS = {Diagnosis.PNEUMONIA: "P", Diagnosis.NORMAL: "N", Diagnosis.INDETERMINATE: "I", Diagnosis.OTHER: "O"}
 
 
@@ -32,6 +33,8 @@ class DiagnosisPanel(QWidget):
         super().__init__(parent)
         self._ai_label = ""
         self._amending = False
+        self._baseline: Draft = (None, None, "", "")
+        self._draft_restored = False
         self.diagnosis_group = QButtonGroup(self)
         self.diagnosis_buttons: dict[Diagnosis, QPushButton] = {}
         dx_row = QHBoxLayout()
@@ -97,9 +100,9 @@ class DiagnosisPanel(QWidget):
         return None
 
     def set_diagnosis(self, d: Diagnosis) -> None:
+        # No focus change here: a prefilled "Other" read must not pull the next keystrokes
+        # into its text field (only the reader's O key does that, see review_keys).
         self.diagnosis_buttons[d].setChecked(True)
-        if d == Diagnosis.OTHER:
-            self.other_edit.setFocus()
 
     def confidence(self) -> int | None:
         n = self.confidence_group.checkedId()
@@ -143,7 +146,9 @@ class DiagnosisPanel(QWidget):
         self.other_edit.clear()
         self.note_edit.clear()
         self._amending = False
+        self._draft_restored = False
         self.history_label.setText("")
+        self._baseline = self.state()
         self._refresh()
 
     def show_read(self, read: Any, history: list[Any]) -> None:
@@ -161,6 +166,28 @@ class DiagnosisPanel(QWidget):
                  + (" — superseded" if i < len(history) - 1 else "")
                  for i, r in enumerate(history)]
         self.history_label.setText("History:\n" + "\n".join(lines) if lines else "")
+        self._baseline = self.state()
+        self._refresh()
+
+    # -- drafts (issue 18.4: unsaved input survives J/K for the session) -------------------
+    def state(self) -> Draft:
+        """The form's values: (diagnosis, confidence, other finding, note)."""
+        return (self.diagnosis(), self.confidence(), self.other_edit.text(), self.note_edit.toPlainText())
+
+    def is_dirty(self) -> bool:
+        """Whether the form differs from what was loaded (blank, or the saved read)."""
+        return self.state() != self._baseline
+
+    def restore_draft(self, draft: Draft) -> None:
+        """Put an unsaved draft back (after show_read); it stays unsaved until confirmed."""
+        d, conf, other, note = draft
+        if d is not None:
+            self.diagnosis_buttons[d].setChecked(True)
+        if conf:
+            self.set_confidence(conf)
+        self.other_edit.setText(other)
+        self.note_edit.setPlainText(note)
+        self._draft_restored = True
         self._refresh()
 
     @property
@@ -182,7 +209,8 @@ class DiagnosisPanel(QWidget):
             "disagree": f"✗ Disagrees with the AI ({ai})",
         }.get(a, f"Agreement: n/a ({ai})"))
         problem = self.problem()
-        self.hint_label.setText(problem)
+        draft = "Unsaved draft (kept for this session only)" if self._draft_restored and self.is_dirty() else ""
+        self.hint_label.setText(" — ".join(x for x in (draft, problem) if x))
         self.confirm_button.setEnabled(not problem)
         self.confirm_button.setText("Amend (Ctrl+Enter)" if self._amending else "Confirm (Ctrl+Enter)")
 

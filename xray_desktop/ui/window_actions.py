@@ -7,25 +7,14 @@ module stays about layout and wiring; every method here uses only the window's a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractSlider,
-    QAbstractSpinBox,
-    QApplication,
-    QComboBox,
-    QFileDialog,
-    QLineEdit,
-    QMessageBox,
-    QPlainTextEdit,
-    QTextEdit,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
@@ -39,10 +28,10 @@ from xray_desktop.ui.dialogs import (
     shortcuts_html,
 )
 from xray_desktop.ui.prediction_panel import unavailable_text
+from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 
 log = logging.getLogger(__name__)
-_TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
 
 class WindowActions:
@@ -61,28 +50,7 @@ class WindowActions:
     _current_row: int
     _shown: Any
     _cache: Any
-
-    def _build_shortcuts(self) -> None:
-        # QShortcut in window context: text fields accept the ShortcutOverride for plain keys,
-        # so typing "p" in the note never sets the diagnosis.
-        dx = self.diagnosis_panel
-        table: list[tuple[str, Callable[[], None]]] = [
-            ("P", lambda: self._set_diagnosis(Diagnosis.PNEUMONIA)),
-            ("N", lambda: self._set_diagnosis(Diagnosis.NORMAL)),
-            ("I", lambda: self._set_diagnosis(Diagnosis.INDETERMINATE)),
-            ("O", lambda: self._set_diagnosis(Diagnosis.OTHER)),
-            ("J", lambda: self.list_panel.step(1)),
-            ("K", lambda: self.list_panel.step(-1)),
-            ("Ctrl+Return", self.confirm),
-            ("Ctrl+Enter", self.confirm),
-        ]
-        table += [(str(n), lambda n=n: dx.isEnabled() and dx.set_confidence(n)) for n in range(1, 6)]
-        self.shortcuts: dict[str, QShortcut] = {}
-        for key, fn in table:
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(fn)
-            self.shortcuts[key] = sc
+    drafts: dict[Path, Any]
 
     def ensure_reviewer(self) -> str:
         """The reviewer's name, asking for it once when it is not set."""
@@ -146,15 +114,20 @@ class WindowActions:
         r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
         md = r.metadata
         gate = "" if r.gate_accepted is None else ("accepted" if r.gate_accepted else f"rejected: {r.gate_reason}")
+        if r.gate_accepted and r.out_of_scope:
+            gate = f"accepted; {decision.out_of_scope_text(r.out_of_scope)}"
+        # A refused or out-of-scope study had no AI call: its read carries no AI fields.
+        v = r.verdict(threshold)
+        assessed = v.assessed and threshold is not None
         read_input = ReadInput(
             reviewer=reviewer, study_key=r.key, file_path=str(r.path), file_sha256=r.sha256,
             final_diagnosis=panel.diagnosis(), confidence=int(panel.confidence() or 0),
             patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
             birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
             accession=md.accession if md else "",
-            ai_probability=r.probability if threshold is not None else None,
-            threshold=threshold, operating_point=self.prediction_panel.operating_point_name() if threshold else "",
-            ai_label=r.ai_label(threshold), model_version=info.version if info else "",
+            ai_probability=v.probability if assessed else None, threshold=threshold if assessed else None,
+            operating_point=self.prediction_panel.operating_point_name() if assessed else "",
+            ai_label=v.label if assessed else "", model_version=info.version if info else "",
             model_sha256=info.sha256 if info else "", gate_result=gate, note=panel.note(),
             time_spent_ms=int(self._shown.elapsed()) if self._shown.isValid() else 0,
             supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
@@ -166,6 +139,8 @@ class WindowActions:
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
             return False
         log.info("read %s saved for study %s", read.id, key_hash(r.key))
+        self.drafts.pop(r.path, None)
+        self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
         nxt = self.list_panel.next_row_where(
             row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
@@ -228,32 +203,11 @@ class WindowActions:
         self.last_export_box = box
         return n
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        # Space held hides overlays: that needs press *and* release, which QShortcut cannot give.
-        # Down/Up move in the list unless a slider, spin box or text field wants the arrows.
-        kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(obj, QWidget) \
-                and (obj is self or self.isAncestorOf(obj)):
-            ke: QKeyEvent = event  # type: ignore[assignment]
-            focus = QApplication.focusWidget()
-            plain = ke.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
-            if ke.key() == Qt.Key.Key_Space and plain and not _typing(focus):
-                if not ke.isAutoRepeat():
-                    self.viewer.view.set_overlays_hidden(kind == QEvent.Type.KeyPress)
-                return True
-            if ke.key() == Qt.Key.Key_Question and not _typing(focus):
-                if kind == QEvent.Type.KeyPress:  # "?" is Shift+/ on most layouts: match the character
-                    self.show_shortcuts()
-                return True
-            if ke.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up) and plain and not _typing(focus) \
-                    and not isinstance(focus, QAbstractSlider | QComboBox):
-                if kind == QEvent.Type.KeyPress:
-                    self.list_panel.step(1 if ke.key() == Qt.Key.Key_Down else -1)
-                return True
-        return super().eventFilter(obj, event)
+    def focus_work_list(self) -> None:
+        """Put the keyboard focus on the work list (Esc from a text field, after a confirm)."""
+        self.list_panel.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
-
-def _typing(w: QWidget | None) -> bool:
-    if isinstance(w, QComboBox):
-        return w.isEditable()
-    return isinstance(w, _TEXT_INPUTS)
+    def leave_text_field(self) -> None:
+        """If the focus is in a text field, move it to the work list: keys are commands again."""
+        if is_typing(QApplication.focusWidget()):
+            self.focus_work_list()
