@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -37,14 +38,14 @@ class DiagnosisPanel(QWidget):
         self._draft_restored = False
         self.diagnosis_group = QButtonGroup(self)
         self.diagnosis_buttons: dict[Diagnosis, QPushButton] = {}
-        dx_row = QHBoxLayout()
-        for d, key in DIAGNOSIS_KEYS.items():
+        dx_row = QGridLayout()  # 2 x 2: the form fits a narrow right column at 1,366 px
+        for i, (d, key) in enumerate(DIAGNOSIS_KEYS.items()):
             b = QPushButton(f"{d.value.capitalize()} ({key})")
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep keyboard focus where the reader is
             self.diagnosis_group.addButton(b)
             self.diagnosis_buttons[d] = b
-            dx_row.addWidget(b)
+            dx_row.addWidget(b, i // 2, i % 2)
         self.other_edit = QLineEdit()
         self.other_edit.setPlaceholderText("Other finding (required for Other)")
         self.other_edit.setEnabled(False)

@@ -132,7 +132,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.splitter.setStretchFactor(1, 1)  # only the image grows with the window
         for i in range(3):
             self.splitter.setCollapsible(i, False)
-        self.splitter.setSizes([420, 560, 380])
+        self.splitter.setSizes([440, 580, 340])
         self.setCentralWidget(self.splitter)
         self.resize(1366, 768)
 

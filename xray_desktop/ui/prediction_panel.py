@@ -97,6 +97,7 @@ class PredictionPanel(QWidget):
         self.roc = RocChart()
         self.roc_point_label = QLabel()
         self.roc_point_label.setObjectName("hint")
+        self.roc_point_label.setWordWrap(True)  # never widens the panel
 
         self.summary = QWidget()
         sl = QVBoxLayout(self.summary)

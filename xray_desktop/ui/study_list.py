@@ -27,9 +27,9 @@ class Status(enum.Enum):
     LOADING = "loading"
     ANALYSING = "analysing"
     AI_READY = "AI ready"
-    REJECTED = "rejected by gate"
-    OUT_OF_SCOPE = "outside intended use"
-    LOADED = "loaded (no AI)"
+    REJECTED = "refused"  # by the input gate; the tooltip and the detail line say why
+    OUT_OF_SCOPE = "out of scope"  # outside the intended use; the AI label column says why
+    LOADED = "no AI"
     ERROR = "error"
     CANCELLED = "not analysed"
     CONFIRMED = "confirmed"
