@@ -175,6 +175,12 @@ class DiagnosisPanel(QWidget):
         """The form's values: (diagnosis, confidence, other finding, note)."""
         return (self.diagnosis(), self.confidence(), self.other_edit.text(), self.note_edit.toPlainText())
 
+    def mark_saved(self) -> None:
+        """The form's values are stored now: nothing unsaved remains."""
+        self._baseline = self.state()
+        self._draft_restored = False
+        self._refresh()
+
     def is_dirty(self) -> bool:
         """Whether the form differs from what was loaded (blank, or the saved read)."""
         return self.state() != self._baseline

@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QApplication,
     QLabel,
     QMainWindow,
-    QMessageBox,
     QPushButton,
     QScrollArea,
     QSplitter,
@@ -33,7 +32,7 @@ from xray_desktop.ui.dialogs import (
 )
 from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
-from xray_desktop.ui.prediction_panel import PredictionPanel, unavailable_text
+from xray_desktop.ui.prediction_panel import PredictionPanel
 from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
@@ -129,7 +128,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.splitter.addWidget(self.list_panel)
         self.splitter.addWidget(self.viewer)
         self.splitter.addWidget(self.right_splitter)
-        self.splitter.setStretchFactor(1, 1)  # only the image grows with the window
+        self.splitter.setStretchFactor(0, 1)  # a wider screen shows more work-list columns...
+        self.splitter.setStretchFactor(1, 3)  # ...and mostly a bigger image
         for i in range(3):
             self.splitter.setCollapsible(i, False)
         self.splitter.setSizes([440, 580, 340])
@@ -250,13 +250,6 @@ class MainWindow(WindowActions, QMainWindow):
             self._view_rid = next_request_id()
             self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals))
 
-    def _keep_draft(self, row: int) -> None:
-        panel = self.diagnosis_panel
-        if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
-            r = self.model.rows[row]
-            self.drafts[r.path] = panel.state()
-            self.statusBar().showMessage(f"Unsaved draft kept for {r.name} (this session only)", 5000)
-
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
         panel = self.diagnosis_panel
@@ -374,49 +367,6 @@ class MainWindow(WindowActions, QMainWindow):
         if self.list_panel.current_source_row() < 0:
             self.list_panel.step(0)
 
-    # -- model ----------------------------------------------------------------------------
-    @Slot(object)
-    def _on_model_loaded(self, info: Any) -> None:
-        s = self.settings
-        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
-                                       op_name=s.get(keys.OPERATING_POINT))
-        self.model_status.setText(f"AI model: {info.card.name} {info.version}")
-        self.statusBar().showMessage("AI model ready", 4000)
-        self.model.set_threshold(self.prediction_panel.threshold())
-        row = self._current_row
-        if row >= 0 and not self._pred_rid:
-            cached = self._cache.get(self.model.rows[row].path)
-            if cached is not None and cached.prediction is None:
-                self._pred_rid = self.inference.request(cached.study, heatmap=True)
-
-    @Slot(str)
-    def _on_model_failed(self, reason: str) -> None:
-        text = unavailable_text(reason)
-        self.prediction_panel.set_unavailable(reason)
-        self.model_status.setText("AI unavailable")
-        self.model_status.setToolTip(text)
-        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
-
-    def _threshold(self) -> float | None:
-        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
-
-    @Slot(float)
-    def _on_threshold_changed(self, threshold: float) -> None:
-        self.model.set_threshold(threshold)
-        self.settings.set(keys.THRESHOLD, threshold)
-        if self._current_row >= 0:
-            label = self.model.rows[self._current_row].ai_label(self._threshold())
-            self.diagnosis_panel.set_ai_label(label)
-            self.viewer.set_heatmap_positive(label == "PNEUMONIA")
-
-    @Slot(str)
-    def _on_operating_point_changed(self, name: str) -> None:
-        self.settings.set(keys.OPERATING_POINT, name)
-
-    @Slot(float)
-    def _on_prevalence_changed(self, fraction: float) -> None:
-        self.settings.set(keys.PREVALENCE, fraction)
-
     # -- diagnosis ------------------------------------------------------------------------
     @Slot(int)
     def _on_skipped(self, n: int) -> None:
@@ -434,15 +384,6 @@ class MainWindow(WindowActions, QMainWindow):
             return
         self.shutdown()
         super().closeEvent(event)
-
-    def _discard_drafts_ok(self) -> bool:
-        n = len(self.drafts)
-        if self.discard_drafts_provider is not None:
-            return self.discard_drafts_provider(n)
-        answer = QMessageBox.question(
-            self, "Unsaved drafts",
-            f"{n} stud{'ies have' if n != 1 else 'y has'} an unconfirmed draft that will be lost. Quit anyway?")
-        return answer == QMessageBox.StandardButton.Yes
 
     def shutdown(self) -> None:
         """Save the layout, stop every thread (idempotent). Reads are already committed."""

@@ -40,7 +40,8 @@ def _pct_tick(x: float) -> str:
 
 def point_text(fpr: float, tpr: float) -> str:
     """The current point in words: "FPR 2.5 % · sensitivity 95.0 %" (people read the numbers, not pixels)."""
-    return f"FPR {fpr * 100:.1f} % · sensitivity {tpr * 100:.1f} %"
+    rate = "< 0.1 %" if fpr < FPR_MIN else f"{fpr * 100:.1f} %"
+    return f"FPR {rate} · sensitivity {tpr * 100:.1f} %"
 
 
 class RocChart(QWidget):
@@ -51,12 +52,12 @@ class RocChart(QWidget):
         self.curves: list[Curve] = []
         self._ops: list[tuple[str, float, float]] = []
         self.current: tuple[float, float] | None = None  # (fpr, tpr)
-        self.zoomed = False  # sensitivity axis 80–100 % instead of 0–100 %
+        self.zoomed = True  # sensitivity axis 80–100 % (where the operating points are), else 0–100 %
         self.setMinimumSize(240, 200)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.setToolTip("ROC on the model card's validation set (log false-positive axis).\n"
                         "The orange dot is the current threshold; grey dots are the presets.\n"
-                        "Double-click to zoom the sensitivity axis to 80–100 %.")
+                        "Double-click: sensitivity axis 80–100 % or 0–100 %.")
 
     def sizeHint(self) -> QSize:
         return QSize(320, 250)
@@ -103,7 +104,7 @@ class RocChart(QWidget):
     # -- geometry -------------------------------------------------------------------------
     def plot_rect(self) -> QRectF:
         fm = self.fontMetrics()
-        left = fm.horizontalAdvance("100 %") + 10
+        left = fm.horizontalAdvance("100 %") + fm.height() + 10
         bottom = 2 * fm.height() + 8
         return QRectF(left, 8, max(self.width() - left - 10, 40), max(self.height() - bottom - 8 - fm.height(), 40))
 
@@ -142,12 +143,16 @@ class RocChart(QWidget):
                        _pct_tick(x))
         for y in y_ticks:
             pt = self.to_screen(FPR_MIN, y)
-            p.drawText(QRectF(0, pt.y() - fm.height() / 2, plot.left() - 4, fm.height()),
+            p.drawText(QRectF(fm.height(), pt.y() - fm.height() / 2, plot.left() - 4 - fm.height(), fm.height()),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{round(y * 100)} %")
         p.drawText(QRectF(plot.left(), plot.bottom() + fm.height() + 2, plot.width(), fm.height()),
                    Qt.AlignmentFlag.AlignCenter, "false-positive rate (1 − specificity), log scale")
-        p.drawText(QRectF(plot.left() + 4, plot.top() + 2, plot.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignLeft, "sensitivity" + (" (zoomed)" if self.zoomed else ""))
+        p.save()
+        p.translate(fm.height() / 2 + 2, plot.center().y())
+        p.rotate(-90)
+        p.drawText(QRectF(-plot.height() / 2, -fm.height() / 2, plot.height(), fm.height()),
+                   Qt.AlignmentFlag.AlignCenter, "sensitivity")
+        p.restore()
         p.setClipRect(plot.adjusted(-6, -6, 6, 6))
         for i, c in enumerate(self.curves):
             if not c.fpr:

@@ -268,6 +268,11 @@ class StudyListModel(QStandardItemModel):
         if 0 <= old < len(self.rows) and old != row:
             self.touch(old)
 
+    def resort_pinned(self) -> None:
+        """The reader asked for a new order: the row they are on takes its true place too."""
+        if 0 <= self.pinned < len(self.rows):
+            self.setItemData(self.index(self.pinned, 0), self.sort_keys(self.rows[self.pinned]))
+
     def set_threshold(self, threshold: float | None) -> None:
         """The AI label column depends on the threshold; refresh it."""
         self.threshold = threshold

@@ -93,6 +93,10 @@ class StudyListPanel(QWidget):
         for col, sample in ((0, "MMMMMMMMMMMMMM"), (1, "2026-12-04"), (2, "not analysed"), (3, "> 99.9"),
                             (4, "Not assessed"), (5, "Indeterminate")):
             hh.resizeSection(col, fm.horizontalAdvance(sample) + 18 + (52 if col == 0 else 0))
+        # On screen: Study, AI %, AI label, Status, Final, Date — what triage needs first stays
+        # visible in a narrow list (the model's column numbers do not change).
+        for visual, col in enumerate((0, 3, 4, 2, 5, 1)):
+            hh.moveSection(hh.visualIndex(col), visual)
         hh.setSectionsClickable(True)
         hh.setSortIndicatorShown(True)
         hh.sectionClicked.connect(self._on_header_clicked)
@@ -261,6 +265,7 @@ class StudyListPanel(QWidget):
 
     def _apply_sort(self) -> None:
         mode = self.sort_mode()
+        self.model.resort_pinned()
         self.proxy.set_sort_mode(mode, self._order)
         col = next((c for c, m in COLUMN_SORT.items() if m == mode), -1)
         hh = self.table.horizontalHeader()

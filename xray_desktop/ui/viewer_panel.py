@@ -134,9 +134,9 @@ class ViewerPanel(QWidget):
         bar.addSeparator()
         bar.addAction(self.heatmap_action)
         bar.addWidget(self.opacity_slider)
-        bar.addSeparator()
-        bar.addAction(self.tags_action)
-        self.toolbar = bar
+        self.toolbar = bar  # kept short: at 1,366 px nothing may hide behind its "»"
+        self.tags_button = QToolButton()
+        self.tags_button.setDefaultAction(self.tags_action)
 
         self.meta_toggle = QToolButton()
         self.meta_toggle.setText("Study details")
@@ -164,6 +164,7 @@ class ViewerPanel(QWidget):
         lay.addWidget(self.heat_caption)
         under = QHBoxLayout()
         under.addWidget(self.meta_toggle)
+        under.addWidget(self.tags_button)
         under.addStretch(1)
         under.addWidget(self.wl_label)
         lay.addLayout(under)

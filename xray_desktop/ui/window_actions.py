@@ -1,4 +1,4 @@
-"""The main window's actions: keyboard, reviewer, opening dialogs, confirming, exporting, help.
+"""The main window's actions: reviewer, opening dialogs, confirming, drafts, the model's state, export, help.
 
 A mixin of :class:`~xray_desktop.ui.main_window.MainWindow`, kept apart so that the window
 module stays about layout and wiring; every method here uses only the window's attributes.
@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl
+from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -51,6 +51,9 @@ class WindowActions:
     _shown: Any
     _cache: Any
     drafts: dict[Path, Any]
+    model_status: Any
+    _pred_rid: int
+    discard_drafts_provider: Any
 
     def ensure_reviewer(self) -> str:
         """The reviewer's name, asking for it once when it is not set."""
@@ -140,6 +143,7 @@ class WindowActions:
             return False
         log.info("read %s saved for study %s", read.id, key_hash(r.key))
         self.drafts.pop(r.path, None)
+        panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
         nxt = self.list_panel.next_row_where(
@@ -160,6 +164,66 @@ class WindowActions:
             self._on_current_changed(self.list_panel.current_source_row())
         else:
             self._refresh_diagnosis_panel(row)
+
+    # -- drafts ---------------------------------------------------------------------------
+    def _keep_draft(self, row: int) -> None:
+        panel = self.diagnosis_panel
+        if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
+            r = self.model.rows[row]
+            self.drafts[r.path] = panel.state()
+            self.statusBar().showMessage(f"Unsaved draft kept for {r.name} (this session only)", 5000)
+
+    def _discard_drafts_ok(self) -> bool:
+        n = len(self.drafts)
+        if self.discard_drafts_provider is not None:
+            return self.discard_drafts_provider(n)
+        answer = QMessageBox.question(
+            self, "Unsaved drafts",
+            f"{n} stud{'ies have' if n != 1 else 'y has'} an unconfirmed draft that will be lost. Quit anyway?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- model ----------------------------------------------------------------------------
+    @Slot(object)
+    def _on_model_loaded(self, info: Any) -> None:
+        s = self.settings
+        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
+                                       op_name=s.get(keys.OPERATING_POINT))
+        self.model_status.setText(f"AI model: {info.card.name} {info.version}")
+        self.statusBar().showMessage("AI model ready", 4000)
+        self.model.set_threshold(self.prediction_panel.threshold())
+        row = self._current_row
+        if row >= 0 and not self._pred_rid:
+            cached = self._cache.get(self.model.rows[row].path)
+            if cached is not None and cached.prediction is None:
+                self._pred_rid = self.inference.request(cached.study, heatmap=True)
+
+    @Slot(str)
+    def _on_model_failed(self, reason: str) -> None:
+        text = unavailable_text(reason)
+        self.prediction_panel.set_unavailable(reason)
+        self.model_status.setText("AI unavailable")
+        self.model_status.setToolTip(text)
+        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
+
+    def _threshold(self) -> float | None:
+        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
+
+    @Slot(float)
+    def _on_threshold_changed(self, threshold: float) -> None:
+        self.model.set_threshold(threshold)
+        self.settings.set(keys.THRESHOLD, threshold)
+        if self._current_row >= 0:
+            label = self.model.rows[self._current_row].ai_label(self._threshold())
+            self.diagnosis_panel.set_ai_label(label)
+            self.viewer.set_heatmap_positive(label == "PNEUMONIA")
+
+    @Slot(str)
+    def _on_operating_point_changed(self, name: str) -> None:
+        self.settings.set(keys.OPERATING_POINT, name)
+
+    @Slot(float)
+    def _on_prevalence_changed(self, fraction: float) -> None:
+        self.settings.set(keys.PREVALENCE, fraction)
 
     # -- dialogs and menu actions ---------------------------------------------------------
     def show_tags(self) -> None:
