@@ -248,11 +248,16 @@ def test_main_actions_visible_at_1366x768_and_long_texts_do_not_widen(qtbot, mak
     md = StudyMetadata(transfer_syntax="JPEG 2000 Image Compression (Lossless Only) " * 4)
     study = Study(tmp_path / "x.dcm", np.zeros((64, 64), np.float32), md, "0" * 64,
                   raw=np.linspace(0, 30000, 64 * 64, dtype=np.float32).reshape(64, 64))
-    width = w.width()
+    # "What the model saw" is above the fold (17.12): inside the AI panel's visible part.
+    view = w.model_input_view
+    top = view.mapTo(w.ai_scroll.viewport(), QPoint(0, 0)).y()
+    assert 0 <= top and top + view.height() <= w.ai_scroll.viewport().height()
+    width, sizes = w.width(), w.splitter.sizes()
     w.viewer.show_study(study)
     qtbot.wait(50)
     assert w.width() == width and w.minimumSizeHint().width() < 1366
-    assert "e+" not in w.viewer.wl_label.text()
+    assert w.splitter.sizes() == sizes  # panel widths do not change with the study
+    assert "e+" not in w.viewer.wl_label.text() and "W 3000" in w.viewer.wl_label.text()
 
 
 # -- 17.10 / 18.8: heat map ----------------------------------------------------------------
@@ -295,3 +300,33 @@ def test_small_things(qtbot, make_window, tmp_path):
     assert w.viewer.preset_combo.currentText() == "Custom"
     w.list_panel.select_source_row(row_by_name(w, "b_broken.png"))
     assert w.viewer.wl_label.text() == "" and w.viewer.meta_labels["Size"].full_text() == "—"
+
+
+def test_no_drop_hint_flash_while_a_study_loads(qtbot, make_window, tmp_path):
+    folder = _folder(tmp_path, {"a.png": 0.2, "b.png": 0.5, "c.png": 0.7, "d.png": 0.9})
+    w = make_window()
+    open_and_wait(qtbot, w, [folder], 4)
+    seen: list[str] = []
+    w.viewer.message.setText = lambda text, _orig=w.viewer.message.setText: (seen.append(text), _orig(text))
+    w._cache.clear()  # force a fresh load
+    w.list_panel.select_source_row(3)
+    qtbot.waitUntil(lambda: w.viewer.view.study() is not None, timeout=5000)
+    assert seen and not any("Drop files" in t for t in seen)
+
+
+def test_roc_chart_reads_like_a_chart():
+    from fakes import make_card
+
+    from xray_desktop.ui.roc_chart import RocChart, point_text
+
+    chart = RocChart()
+    chart.resize(320, 250)
+    chart.set_card(make_card())
+    chart.set_current(0.95, 0.999)
+    # Log false-positive axis: 0.1 % and 1 % are as far apart as 10 % and 100 %.
+    x = [chart.to_screen(f, 0.9).x() for f in (0.001, 0.01, 0.1, 1.0)]
+    assert abs((x[1] - x[0]) - (x[3] - x[2])) < 1e-6 and x[0] < x[1] < x[2] < x[3]
+    assert point_text(0.0005, 0.95) == "FPR < 0.1 % · sensitivity 95.0 %"
+    chart.add_curve("site", [0.01, 0.1], [0.9, 0.97])  # ready for a second curve
+    assert [c.name for c in chart.curves] == ["validation", "site"]
+    assert not chart.grab().isNull() and chart.minimumWidth() >= 240

@@ -189,7 +189,8 @@ class ViewerPanel(QWidget):
         self.view.set_study(study)
         self._heat_override, self._heat_default = None, False
         self.set_heatmap(None)
-        self.message.setText("Drop files or folders here, or use File → Open" if message is None else message)
+        if study is None:  # (with a study the label is hidden and keeps its text: nothing flashes)
+            self.message.setText("Drop files or folders here, or use File → Open" if message is None else message)
         self.message.setVisible(study is None)
         self.invert_action.setChecked(self.view.inverted() if study is not None else False)
         self.preset_combo.clear()
