@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 FPR_MIN = 1e-3  # the log axis starts at 0.1 %; smaller rates (0 included) are drawn on its edge
 X_TICKS = (0.001, 0.01, 0.1, 1.0)
+X_TITLE = ("false-positive rate (1 − specificity), log scale", "false-positive rate, log scale")
 GRID = QColor(58, 61, 68)
 TEXT = QColor(170, 174, 182)
 CURVE_COLOURS = (QColor(74, 144, 217), QColor(120, 200, 130), QColor(200, 120, 220))
@@ -106,7 +107,8 @@ class RocChart(QWidget):
         fm = self.fontMetrics()
         left = fm.horizontalAdvance("100 %") + fm.height() + 10
         bottom = 2 * fm.height() + 8
-        return QRectF(left, 8, max(self.width() - left - 10, 40), max(self.height() - bottom - 8 - fm.height(), 40))
+        right = fm.horizontalAdvance("100 %") / 2 + 4  # room for the last tick label
+        return QRectF(left, 8, max(self.width() - left - right, 40), max(self.height() - bottom - 8, 40))
 
     def _y_range(self) -> tuple[float, float]:
         return (0.8, 1.0) if self.zoomed else (0.0, 1.0)
@@ -146,7 +148,7 @@ class RocChart(QWidget):
             p.drawText(QRectF(fm.height(), pt.y() - fm.height() / 2, plot.left() - 4 - fm.height(), fm.height()),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{round(y * 100)} %")
         p.drawText(QRectF(plot.left(), plot.bottom() + fm.height() + 2, plot.width(), fm.height()),
-                   Qt.AlignmentFlag.AlignCenter, "false-positive rate (1 − specificity), log scale")
+                   Qt.AlignmentFlag.AlignCenter, X_TITLE[plot.width() < 300])
         p.save()
         p.translate(fm.height() / 2 + 2, plot.center().y())
         p.rotate(-90)
