@@ -206,9 +206,8 @@ def test_reopening_a_folder_resumes_from_the_store(qtbot, make_window, store, tm
     statuses = [r.status for r in w2.model.rows]
     assert statuses == [Status.AI_READY, Status.CONFIRMED, Status.AI_READY]
     assert w2.model.index(1, 5).data() == "Pneumonia"
-    # The reader is not re-asked; the confirmed study is analysed again once, so that its whole
-    # AI verdict (input gate included) is known (issue 18.2), plus the viewer's own request.
-    assert w2.fake_holder[0].calls <= 4
+    # Nothing is re-asked: the confirmed study was not sent to the model by the batch.
+    assert w2.fake_holder[0].calls <= 3
     w2.list_panel.unconfirmed_check.setChecked(True)
     assert view_order(w2.list_panel) == [0, 2]
 

@@ -71,6 +71,10 @@ def test_out_of_scope_patient_gets_no_ai_call(qtbot, make_window, store, tmp_pat
     assert w.confirm()
     read = store.latest_for(w.model.rows[0].key)
     assert read.ai_probability is None and read.ai_label == "" and "outside intended use" in read.gate_result
+    w.close()
+    w2 = make_window()
+    open_and_wait(qtbot, w2, [folder], 1)  # resume: the verdict comes back from the read
+    assert w2.model.index(0, 4).data() == "outside intended use (age 62 y)" and w2.model.index(0, 3).data() == "—"
 
 
 # -- 18.2: resume keeps the gate; 18.5: triage order right after a relaunch -----------------
@@ -91,7 +95,7 @@ def test_resume_restores_the_gate_and_sorts_refused_studies_last(qtbot, make_win
     open_and_wait(qtbot, w2, [folder], len(levels))
     ood = row_by_name(w2, "c_ood.png")
     r = w2.model.rows[ood]
-    assert r.status == Status.CONFIRMED and r.gate_accepted is False
+    assert r.status == Status.CONFIRMED and r.gate_accepted is False  # from the read, not re-analysed
     assert w2.model.index(ood, 3).data() == "—" and w2.model.index(ood, 4).data() == "Not assessed"
     names = [w2.model.rows[i].path.name for i in view_order(w2.list_panel)]
     probs = [w2.model.rows[i].probability for i in view_order(w2.list_panel)[:-1]]

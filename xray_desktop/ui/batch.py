@@ -161,17 +161,16 @@ class BatchController(QObject):
         r = self.model.rows[row]
         confirmed = self.absorb(row, loaded)
         self.row_loaded.emit(row, loaded)
-        if not self.inference.available:
-            if not confirmed:
-                r.status, r.gate_reason = Status.LOADED, ""
-                self.model.touch(row)
+        if confirmed:  # resume: its read holds the whole AI verdict, nothing is analysed again
             self._complete()
             return
-        # A confirmed study is analysed again too: the read keeps what the AI said then, but the
-        # work list needs today's whole verdict (input gate, intended use) to sort and show it.
-        if not confirmed:
-            r.status = Status.ANALYSING
+        if not self.inference.available:
+            r.status, r.gate_reason = Status.LOADED, ""
             self.model.touch(row)
+            self._complete()
+            return
+        r.status = Status.ANALYSING
+        self.model.touch(row)
         # The batch needs only the probability; the heat map is made for the study on screen.
         self._predictions[self.inference.request(loaded.study, heatmap=False)] = row
 
@@ -215,8 +214,8 @@ class BatchController(QObject):
         if r.read is None:
             read = self._latest_read(study.key)
             if read is not None:
-                # Resume: confirmed before, nothing to re-ask; show what was recorded then
-                # (gate verdict included) until the re-analysis brings the whole verdict.
+                # Resume: confirmed before, nothing to re-ask or re-analyse; show what was
+                # recorded then, the input gate's and the intended-use verdict included.
                 r.read, r.status = read, Status.CONFIRMED
                 if r.probability is None and r.gate_accepted is None:
                     restore_verdict(r, read)
@@ -247,14 +246,16 @@ def apply_prediction(model: StudyListModel, row: int, prediction: Prediction) ->
 
 
 def restore_verdict(r: Any, read: Any) -> None:
-    """What a stored read says the AI said: its gate result, and its probability only if it had one.
+    """What a stored read says the AI said: gate result, intended use, and its probability.
 
-    Reads of refused studies saved before the decision rule existed may carry a probability;
-    a "rejected: …" gate result still withholds it (``decision.verdict`` gives it no label).
+    ``gate_result`` is "accepted", "accepted; outside intended use (…)" or "rejected: reason"
+    (written at confirm). Reads of refused studies saved before the decision rule existed may
+    carry a probability: the "rejected" gate result still withholds it (``decision.verdict``).
     """
     gate = str(read.gate_result or "")
     if gate.startswith("rejected"):
         r.gate_accepted, r.gate_reason = False, gate.partition(":")[2].strip()
-    elif gate == "accepted":
+    elif gate.startswith("accepted"):
         r.gate_accepted = True
+        r.out_of_scope = gate.partition(";")[2].strip()
     r.probability = read.ai_probability
