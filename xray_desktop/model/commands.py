@@ -76,13 +76,15 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
     for item in scan(paths):
         path = str(item.path)
         if item.skip_reason:
-            yield from flush()  # rows stay in file order: the batch before this file first
+            if pending:  # rows stay in file order: the batch before this file first
+                yield from flush()
             yield _error_row(path, item.skip_reason, clf.version)
             continue
         try:
             study = load_study(item.path)
         except StudyLoadError as exc:
-            yield from flush()
+            if pending:
+                yield from flush()
             yield _error_row(path, str(exc), clf.version)
             continue
         pending.append((path, study))
