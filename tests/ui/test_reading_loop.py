@@ -156,6 +156,32 @@ def test_review_keys_work_with_the_focus_on_the_work_list(qtbot, make_window, st
     assert w.diagnosis_panel.diagnosis() == Diagnosis.NORMAL and w.list_panel.sort_mode() == mode
 
 
+def test_review_keys_work_when_the_window_is_not_the_active_one(qtbot, make_window, store, tmp_path):
+    """Seen under X11: after the reviewer dialog closed, the window had the keyboard but was not
+    active, so its shortcuts did not fire and P went to the work list's type-ahead."""
+    from PySide6.QtWidgets import QWidget
+
+    folder = _folder(tmp_path, {"a.png": 0.2, "pb.png": 0.5, "zz.png": 0.8})
+    w = make_window()
+    open_and_wait(qtbot, w, [folder], 3)
+    select(qtbot, w, 0)
+    w.list_panel.table.setFocus()
+    other = QWidget()
+    qtbot.addWidget(other)
+    other.show()
+    other.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is other, timeout=2000)
+    table = w.list_panel.table
+    QTest.keyClick(table, Qt.Key.Key_P)
+    assert w.list_panel.current_source_row() == 0 and w.diagnosis_panel.diagnosis() == Diagnosis.PNEUMONIA
+    QTest.keyClick(table, Qt.Key.Key_4)
+    QTest.keyClick(table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    read = store.latest_for(w.model.rows[0].key)
+    assert read is not None and read.final_diagnosis == Diagnosis.PNEUMONIA and read.confidence == 4
+    QTest.keyClick(table, Qt.Key.Key_J)
+    assert w.list_panel.current_source_row() == 2
+
+
 def test_focus_never_jumps_into_text_fields_and_esc_leaves_them(qtbot, make_window, store, tmp_path):
     folder = _folder(tmp_path, {"a.png": 0.2, "b.png": 0.5, "c.png": 0.8})
     w = make_window()

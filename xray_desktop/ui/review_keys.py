@@ -2,7 +2,7 @@
 
 * P/N/I/O, 1–5, Ctrl+Enter, J/K, H, F and Space work wherever the focus is, except inside a
   text field (note, other finding, a number box): the work list's and the sort box's
-  type-ahead search must not swallow them.
+  type-ahead search must not swallow them, whether or not the window's shortcuts fire.
 * Focus never moves into a text field by itself; Esc in a text field goes back to the list.
 * Down/Up move in the list unless a slider, combo box or text field wants the arrows.
 """
@@ -71,6 +71,14 @@ def build_shortcuts(w: Any) -> dict[str, QShortcut]:
         sc.setContext(Qt.ShortcutContext.WindowShortcut)
         sc.activated.connect(fn)
         shortcuts[key] = sc
+    # The same commands by key, for key presses no shortcut took: a shortcut fires only while
+    # its window is the active one, and after a dialog closed (the reviewer's name at start,
+    # seen under X11) the window had the keyboard but was not active, so P went to the
+    # list's type-ahead.
+    w.review_commands = {QKeySequence(k)[0].key(): sc.activated.emit for k, sc in shortcuts.items()
+                         if "+" not in k}
+    w.review_commands[Qt.Key.Key_H] = w.viewer.heatmap_action.trigger
+    w.review_commands[Qt.Key.Key_F] = w.viewer.fit_action.trigger
     return shortcuts
 
 
@@ -105,8 +113,16 @@ class ReviewKeyFilter(QObject):
             if kind == QEvent.Type.KeyPress:
                 self.w.focus_work_list()
             return True
+        if ctrl_enter and kind == QEvent.Type.KeyPress:  # no shortcut took it (window not active)
+            self.w.confirm()
+            return True
         if typing:
             return False
+        command = self.w.review_commands.get(ke.key()) if plain else None
+        if command is not None:
+            if kind == QEvent.Type.KeyPress:
+                command()
+            return True
         if ke.key() == Qt.Key.Key_Space and plain:
             # Space held hides overlays: that needs press *and* release, which QShortcut cannot give.
             if not ke.isAutoRepeat():

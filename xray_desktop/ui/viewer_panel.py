@@ -120,7 +120,7 @@ class ViewerPanel(QWidget):
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal)
         self.opacity_slider.setRange(0, round(MAX_HEAT_OPACITY * 100))
         self.opacity_slider.setMinimumWidth(70)
-        self.opacity_slider.setMaximumWidth(80)
+        self.opacity_slider.setMaximumWidth(120)
         self.opacity_slider.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self.opacity_slider.setToolTip(f"Heat-map opacity (at most {MAX_HEAT_OPACITY:.0%}, so the film shows)")
         self.opacity_slider.valueChanged.connect(self._on_opacity_slider_value_changed)
@@ -133,7 +133,6 @@ class ViewerPanel(QWidget):
         bar.addWidget(self.preset_combo)
         bar.addSeparator()
         bar.addAction(self.heatmap_action)
-        bar.addWidget(self.opacity_slider)
         self.toolbar = bar  # kept short: at 1,366 px nothing may hide behind its "»"
         self.tags_button = QToolButton()
         self.tags_button.setDefaultAction(self.tags_action)
@@ -161,7 +160,17 @@ class ViewerPanel(QWidget):
         lay.addWidget(bar)
         lay.addWidget(self.message)
         lay.addLayout(view_row, 1)
-        lay.addWidget(self.heat_caption)
+        # The heat map's caption and opacity sit under the image, shown with the heat map: the
+        # toolbar stays short enough for 1,366 px (nothing behind its "»").
+        self.heat_row = QWidget()
+        heat_lay = QHBoxLayout(self.heat_row)
+        heat_lay.setContentsMargins(0, 0, 0, 0)
+        heat_lay.addWidget(self.heat_caption, 1)
+        self.opacity_label = QLabel("Opacity")
+        self.opacity_label.setObjectName("hint")
+        heat_lay.addWidget(self.opacity_label)
+        heat_lay.addWidget(self.opacity_slider)
+        lay.addWidget(self.heat_row)
         under = QHBoxLayout()
         under.addWidget(self.meta_toggle)
         under.addWidget(self.tags_button)
@@ -232,7 +241,7 @@ class ViewerPanel(QWidget):
         self.view.set_heatmap_visible(on)
         shown = on and self.view.has_heatmap()
         self.legend.setVisible(shown)
-        self.heat_caption.setVisible(shown)
+        self.heat_row.setVisible(shown)
 
     def set_heatmap_opacity(self, opacity: float) -> None:
         opacity = min(max(float(opacity), 0.0), MAX_HEAT_OPACITY)

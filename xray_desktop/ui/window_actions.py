@@ -68,6 +68,7 @@ class WindowActions:
             self.settings.set(keys.REVIEWER, dlg.name())
             self.settings.sync()
             self.statusBar().showMessage(f"Reviewer: {dlg.name()}", 4000)
+        self.activateWindow()  # the reading keys' shortcuts need the window active again
         return self.settings.get(keys.REVIEWER).strip()
 
     def open_files_dialog(self) -> None:
