@@ -204,11 +204,14 @@ class ViewerPanel(QWidget):
         self.invert_action.setChecked(self.view.inverted() if study is not None else False)
         self.preset_combo.clear()
         if study is not None:
-            for name, _c, _w in self.view.window_presets():
+            # Computed once per study: the automatic preset takes percentiles of the whole image.
+            self._presets = self.view.window_presets()
+            for name, _c, _w in self._presets:
                 self.preset_combo.addItem(name)
             self._select_preset()
         else:
             self._wl = self._zoom = None  # an error row must not keep the previous study's W/L
+            self._presets = []
             self._update_wl()
         self.tags_action.setEnabled(study is not None and bool(study.tags))
         rows = metadata_rows(study.metadata, study) if study is not None else metadata_rows(_EMPTY_MD, None)
@@ -277,7 +280,7 @@ class ViewerPanel(QWidget):
     def _select_preset(self) -> None:
         """Point the preset box at the preset now applied, or at "Custom" after a drag."""
         current = self.view.window()
-        match = next((i for i, (_n, c, w) in enumerate(self.view.window_presets())
+        match = next((i for i, (_n, c, w) in enumerate(self._presets)
                       if abs(c - current[0]) <= 1e-6 * max(1.0, abs(c)) and abs(w - current[1]) <= 1e-6 * max(1.0, w)),
                      -1)
         custom = self.preset_combo.findText(CUSTOM)
@@ -309,6 +312,7 @@ class ViewerPanel(QWidget):
         self._zoom = scale
         self._update_wl()
 
+    _presets: list[tuple[str, float, float]] = []
     _wl: tuple[float, float] | None = None
     _zoom: float | None = None
 
