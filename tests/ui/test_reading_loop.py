@@ -65,6 +65,8 @@ def test_out_of_scope_patient_gets_no_ai_call(qtbot, make_window, store, tmp_pat
     assert "outside intended use (age 62 y)" in w.prediction_panel.ai_label_text()
     assert w.prediction_panel.probability_label.text() == "Not assessed"
     assert "outside intended use (age 62 y)" in w.list_panel.detail.text()
+    panel = w.prediction_panel
+    assert panel.width() <= w.ai_scroll.viewport().width()  # the long reason wraps, no sideways scroll
     assert not w.viewer.view.has_heatmap()
     w.diagnosis_panel.set_diagnosis(Diagnosis.PNEUMONIA)
     w.diagnosis_panel.set_confidence(4)

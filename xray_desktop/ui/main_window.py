@@ -115,6 +115,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.about_model_button.clicked.connect(self.show_model_card)
         rl.addWidget(self.about_model_button)
         scroll = QScrollArea()
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # texts wrap instead
         self.ai_scroll = scroll
         scroll.setWidget(right_top)
         scroll.setWidgetResizable(True)

@@ -63,6 +63,7 @@ class PredictionPanel(QWidget):
         self.probability_bar.setMaximumHeight(10)
         self.ai_label = QLabel("")
         self.ai_label.setObjectName("aiLabel")
+        self.ai_label.setWordWrap(True)  # "Not assessed (outside intended use …)" must not widen the panel
         self.gate_label = QLabel("")  # why the AI call is withheld (gate or intended use)
         self.gate_label.setObjectName("warning")
         self.gate_label.setWordWrap(True)
