@@ -39,6 +39,7 @@ GEOMETRY = ("window/geometry", None)
 WINDOW_STATE = ("window/state", None)
 SPLITTER = ("window/splitter", None)
 RIGHT_SPLITTER = ("window/right_splitter", None)  # AI panel | diagnosis form heights
+WORKLIST_HEADER = ("window/worklist_header", None)  # column widths and order
 
 
 def data_dir() -> Path:

@@ -362,3 +362,15 @@ def test_roc_chart_reads_like_a_chart():
     chart.add_curve("site", [0.01, 0.1], [0.9, 0.97])  # ready for a second curve
     assert [c.name for c in chart.curves] == ["validation", "site"]
     assert not chart.grab().isNull() and chart.minimumWidth() >= 240
+
+
+def test_panel_and_column_widths_are_saved_per_user(qtbot, make_window, settings_store):
+    from xray_desktop import settings as keys
+
+    w = make_window()
+    w.list_panel.table.horizontalHeader().resizeSection(3, 90)
+    w.close()
+    # (the offscreen screen is smaller than the window, so restored splitter sizes are squeezed)
+    assert settings_store.get(keys.SPLITTER) is not None and settings_store.get(keys.RIGHT_SPLITTER) is not None
+    w2 = make_window()
+    assert w2.list_panel.table.horizontalHeader().sectionSize(3) == 90

@@ -166,7 +166,8 @@ class MainWindow(WindowActions, QMainWindow):
         s = self.settings
         for spec, restore in ((keys.GEOMETRY, self.restoreGeometry), (keys.WINDOW_STATE, self.restoreState),
                               (keys.SPLITTER, self.splitter.restoreState),
-                              (keys.RIGHT_SPLITTER, self.right_splitter.restoreState)):
+                              (keys.RIGHT_SPLITTER, self.right_splitter.restoreState),
+                              (keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().restoreState)):
             value = s.get(spec)
             if value is not None:
                 restore(value)
@@ -397,6 +398,7 @@ class MainWindow(WindowActions, QMainWindow):
         s.set(keys.WINDOW_STATE, self.saveState())
         s.set(keys.SPLITTER, self.splitter.saveState())
         s.set(keys.RIGHT_SPLITTER, self.right_splitter.saveState())
+        s.set(keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().saveState())
         s.sync()
         self.batch.shutdown()
         self.view_pool.clear()
