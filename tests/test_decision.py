@@ -72,3 +72,19 @@ def test_roc_table_interpolates_and_clips():
 def test_predictive_values_undefined_is_nan():
     ppv, npv = decision.predictive_values(0.0, 1.0, 0.3)
     assert math.isnan(ppv) and npv == pytest.approx(0.7 / 1.0)
+
+
+def test_short_percent_never_rounds_to_100_or_0():
+    assert decision.format_percent_short(0.9996) == "> 99.9"
+    assert decision.format_percent_short(0.9951) == "99.5"
+    assert decision.format_percent_short(0.0004) == "< 0.1"
+    assert decision.format_percent_short(0.372) == "37"
+    assert decision.format_percent_short(None) == ""
+
+
+def test_words_for_a_study_without_an_ai_call():
+    assert decision.out_of_scope_text("age 62 y") == "outside intended use (age 62 y)"
+    assert decision.out_of_scope_text("outside intended use (age 62 y)") == "outside intended use (age 62 y)"
+    assert decision.not_assessed_text(False, "CT", "age 62 y") == "refused by the input gate: CT"
+    assert decision.not_assessed_text(True, "", "age 62 y") == "outside intended use (age 62 y)"
+    assert decision.not_assessed_text(True) == ""

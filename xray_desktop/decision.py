@@ -94,6 +94,38 @@ def format_probability(p: float | None) -> str:
     return f"{p * 100:.1f} %"
 
 
+def format_percent_short(p: float | None) -> str:
+    """A probability for a narrow column: "37", "> 99.9", "< 0.1", or "" when there is none.
+
+    Whole percent in the middle; one decimal near the ends, so a 99.96 % never reads "100".
+    """
+    if p is None or not math.isfinite(p):
+        return ""
+    if p > PROBABILITY_CEIL:
+        return "> 99.9"
+    if p < PROBABILITY_FLOOR:
+        return "< 0.1"
+    return f"{p * 100:.1f}" if p < 0.01 or p > 0.99 else f"{p * 100:.0f}"
+
+
+def out_of_scope_text(reason: str) -> str:
+    """Words for the reader: "outside intended use (age 62 y)" from "age 62 y" or the full phrase."""
+    reason = reason.strip()
+    if not reason or reason.lower().startswith("outside intended use"):
+        return reason
+    return f"outside intended use ({reason})"
+
+
+def not_assessed_text(gate_accepted: bool | None, gate_reason: str = "", out_of_scope: str = "") -> str:
+    """Why a study gets no AI call, in one line for the reader; "" when nothing withholds it.
+
+    Same precedence as :func:`verdict`: the input gate first, then the intended use.
+    """
+    if gate_accepted is False:
+        return f"refused by the input gate: {gate_reason or 'image outside the model’s scope'}"
+    return out_of_scope_text(out_of_scope)
+
+
 def format_rate(x: float) -> str:
     """A rate (sensitivity, PPV...) as a percentage; "—" when undefined (NaN)."""
     return "—" if not math.isfinite(x) else f"{x * 100:.1f} %"

@@ -41,6 +41,8 @@ UNCONFIRMED_ONLY = ("worklist/unconfirmed_only", False)
 GEOMETRY = ("window/geometry", None)
 WINDOW_STATE = ("window/state", None)
 SPLITTER = ("window/splitter", None)
+RIGHT_SPLITTER = ("window/right_splitter", None)  # AI panel | diagnosis form heights
+WORKLIST_HEADER = ("window/worklist_header", None)  # column widths and order
 
 
 def private_dir(path: Path, tighten: bool = True) -> Path:

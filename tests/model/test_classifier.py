@@ -136,3 +136,16 @@ def test_thresholds_come_from_the_card(clf):
     assert clf.operating_point("high-sensitivity").threshold == 0.2
     r = clf.rates_at(0.5, prevalence=0.3)
     assert r.sensitivity == pytest.approx(0.875, abs=1e-3) and 0 < r.ppv < 1 and 0 < r.npv < 1
+
+
+def test_heatmap_colour_is_absolute_not_scaled_to_each_study():
+    """Issue 17.10: the same logit contribution gets the same colour on every study."""
+    from xray_desktop.model.heatmap import absolute, heatmap
+
+    weak = np.full((4, 4, 1), 0.1, np.float32)
+    weak[0, 0, 0] = 0.2
+    strong = weak * 50
+    w = np.ones(1, np.float32)
+    a, b = heatmap(weak, w, 8, 8, scale=10.0), heatmap(strong, w, 8, 8, scale=10.0)
+    assert a.max() < 0.05 and b.max() == 1.0  # the old per-study scaling gave both a max of 1
+    assert absolute(np.array([-3.0, 0.0, 5.0, 20.0]), 10.0).tolist() == [0.0, 0.0, 0.5, 1.0]

@@ -138,3 +138,16 @@ def test_version_and_help(capsys):
         with pytest.raises(SystemExit) as exc:
             main([cmd, "--help"])
         assert exc.value.code == 0
+
+
+def test_predict_rows_keep_file_order_with_errors_between(tiny_dir, tmp_path):
+    """Issue 18.9: an error row used to come out before the batch of good files above it."""
+    root = tmp_path / "ordered"
+    root.mkdir()
+    chest_png(root / "a_good.png")
+    (root / "b_broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 40)
+    chest_png(root / "c_good.png", lung_level=0.4)
+    out = tmp_path / "ordered.csv"
+    assert main(["predict", str(root), "--csv", str(out), "--model-dir", str(tiny_dir)]) == 0
+    names = [r["path"].rsplit("/", 1)[-1] for r in read_csv(out.read_text())]
+    assert names == ["a_good.png", "b_broken.png", "c_good.png"]

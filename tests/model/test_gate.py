@@ -40,3 +40,12 @@ def test_ood_model_scores_far_points_higher(tmp_path):
     m.save(str(tmp_path / "g.npz"))
     m2 = OodModel.load(str(tmp_path / "g.npz"))
     assert np.allclose(m2.score(feats[:5]), m.score(feats[:5])) and m2.threshold == 6.0
+
+
+def test_gate_reason_prints_enough_digits_to_tell_score_and_limit_apart():
+    """Issue 18.9: "score 8.2 > 8.2" read as a contradiction."""
+    from xray_desktop.model.gate import distinct
+
+    assert distinct(8.2341, 8.1977) == "8.23 > 8.20"
+    assert distinct(8.2041, 8.1977) == "8.204 > 8.198"
+    assert distinct(9.0, 8.0) == "9.0 > 8.0"

@@ -58,6 +58,7 @@ def build_tiny_model_dir(folder: Path, seed: int = 0, lambda_layer: bool = False
     card = synthetic_card(
         file_sha256(folder / "model.keras"),
         gate={"file": "gate.npz", "sha256": file_sha256(folder / "gate.npz"), "ood_threshold": 1e6},
+        heatmap={"scale_logit": 1.0},  # this random model's cells add at most ~0.7 to the logit
     )
     (folder / "model_card.json").write_text(json.dumps(card))
     return folder

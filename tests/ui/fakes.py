@@ -41,7 +41,8 @@ def make_card() -> ModelCard:
 
 
 class FakeClassifier:
-    """Answers from the image content: probability = mean pixel value; 'ood' in the name is rejected."""
+    """Answers from the image content: probability = mean pixel value; 'ood' in the name is rejected,
+    'adult' in the name is outside the intended use."""
 
     def __init__(self, delay: float = 0.0) -> None:
         self.card = make_card()
@@ -59,10 +60,12 @@ class FakeClassifier:
         p = float(np.clip(study.pixels.mean(), 0.0, 1.0))
         gate = GateResult(False, "not a frontal chest radiograph") if "ood" in study.path.name \
             else GateResult(True)
-        heat = np.zeros(study.pixels.shape, np.float32) if heatmap else None
+        heat = np.full(study.pixels.shape, 0.5, np.float32) if heatmap else None
+        # "adult" in the name: outside the intended age range (as the real classifier says from DICOM ages).
+        scope = "age 62 y" if "adult" in study.path.name else ""
         return Prediction(probability=p, logit=0.0, heatmap=heat, gate=gate,
                           model_version=self.version, model_sha256=self.sha256, elapsed_ms=self.delay * 1000,
-                          model_input=np.zeros((192, 192, 1), np.float32))
+                          model_input=np.zeros((192, 192, 1), np.float32), out_of_scope=scope)
 
 
 def factory(delay: float = 0.0, fail: str = "", holder: list | None = None, load_delay: float = 0.0):

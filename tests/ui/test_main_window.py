@@ -77,7 +77,8 @@ def test_drop_of_a_folder_lists_good_broken_and_rejected_studies(qtbot, make_win
     assert reason in w.viewer.message.text() and w.viewer.message.isVisibleTo(w)
     ood = w.model.rows[row_by_name(w, "ood_0.png")]
     assert ood.gate_reason == "not a frontal chest radiograph"
-    assert w.model.index(row_by_name(w, "ood_0.png"), 4).data() == "—"
+    assert w.model.index(row_by_name(w, "ood_0.png"), 4).data() == "Not assessed"
+    assert w.model.index(row_by_name(w, "ood_0.png"), 3).data() == "—"  # refused: no probability
     assert w.model.index(row_by_name(w, "study_002.png"), 4).data() == "Pneumonia"
     assert not any(r.path.name == "notes.txt" for r in w.model.rows)
 

@@ -6,6 +6,7 @@ import gc
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from fakes import make_card
 from helpers import make_folder, open_and_wait, row_by_name, select
 from PySide6.QtCore import Qt
@@ -19,6 +20,7 @@ from xray_desktop.ui.prediction_panel import PREVALENCE_TEXT, PredictionPanel, u
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyFilterProxy, StudyListPanel
+from xray_desktop.ui.threshold_control import to_slider
 
 
 def _pct(x: float) -> str:
@@ -38,9 +40,10 @@ def test_threshold_moves_update_rates_and_label(qtbot):
     assert panel.ppv_label.text() == _pct(r.ppv)
 
     with qtbot.waitSignal(panel.threshold_changed) as sig:
-        panel.slider.setValue(800)
-    assert sig.args == [0.8] and panel.operating_point_name() == ""
-    r = card.rates_at(0.8, 0.3)
+        panel.slider.setValue(to_slider(0.8))  # the slider runs on a logit scale
+    assert sig.args[0] == pytest.approx(0.8, abs=2e-3) and panel.operating_point_name() == ""
+    assert panel.threshold_spin.value() == sig.args[0]  # the threshold is shown as a number
+    r = card.rates_at(panel.threshold(), 0.3)
     assert panel.ai_label_text() == "AI: Normal"
     assert panel.sensitivity_label.text() == _pct(r.sensitivity)
     assert panel.specificity_label.text() == _pct(r.specificity)
@@ -81,10 +84,10 @@ def test_threshold_in_the_window_relabels_rows_and_is_remembered(qtbot, make_win
     panel.set_threshold(0.3)
     assert w.model.index(mid, 4).data() == "Pneumonia" and panel.ai_label_text() == "AI: Pneumonia"
     sens_low = panel.sensitivity_label.text()
-    panel.slider.setValue(700)
+    panel.slider.setValue(to_slider(0.7))
     assert w.model.index(mid, 4).data() == "Normal" and panel.ai_label_text() == "AI: Normal"
     assert panel.sensitivity_label.text() != sens_low
-    assert settings_store.get_optional_float(keys.THRESHOLD) == 0.7
+    assert settings_store.get_optional_float(keys.THRESHOLD) == pytest.approx(0.7, abs=2e-3)
     panel.apply_operating_point("high-specificity")
     assert settings_store.get(keys.OPERATING_POINT) == "high-specificity"
     w.close()

@@ -15,7 +15,7 @@ def test_screenshot_script_renders_main_window_and_ai_panel(qapp, tmp_path, monk
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     paths = mod.render(tmp_path / "shots")
-    assert [p.name for p in paths] == ["main.png", "ai_panel.png"]
+    assert [p.name for p in paths] == ["main.png", "normal.png", "ai_panel.png", "worklist.png", "dicom.png"]
     main = QImage(str(paths[0]))
     assert main.width() >= 1200 and main.height() >= 700
-    assert not QImage(str(paths[1])).isNull()
+    assert all(not QImage(str(p)).isNull() for p in paths[1:])

@@ -19,6 +19,7 @@ from xray_desktop.domain import Prediction, Study
 from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint, Rates
 from xray_desktop.model.gate import OodModel, rule_check
+from xray_desktop.model.heatmap import SCALE_LOGIT as HEAT_SCALE_LOGIT
 from xray_desktop.model.heatmap import heatmap as make_heatmap
 from xray_desktop.model.native_log import native_stderr_to_log, quiet_tensorflow_env
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
@@ -101,6 +102,8 @@ class Classifier:
         self._both = keras.Model(model.input, [features, model.output])
         kernel = model.get_layer(LOGIT_LAYER).get_weights()[0]
         self._weights = np.asarray(kernel, dtype=np.float32).reshape(-1)
+        # Heat-map colour scale in logit units, the same for every study (the card may set it).
+        self._heat_scale = float(card.data.get("heatmap", {}).get("scale_logit", HEAT_SCALE_LOGIT))
         self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), np.float32))  # warm-up: trace once
 
     @classmethod
@@ -190,7 +193,7 @@ class Classifier:
             heat = None
             if heatmap:
                 rows, cols = study.pixels.shape
-                heat = make_heatmap(feats[i], self._weights, rows, cols)
+                heat = make_heatmap(feats[i], self._weights, rows, cols, self._heat_scale)
             out.append(
                 Prediction(
                     probability=float(probs[i]),

@@ -81,11 +81,15 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
     for item in scan(paths):
         path = str(item.path)
         if item.skip_reason:
+            if pending:  # rows stay in file order: the batch before this file first
+                yield from flush()
             yield _error_row(path, item.skip_reason, clf)
             continue
         try:
             study = load_study(item.path)
         except StudyLoadError as exc:
+            if pending:
+                yield from flush()
             yield _error_row(path, str(exc), clf)
             continue
         note = ""

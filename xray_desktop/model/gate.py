@@ -20,6 +20,15 @@ LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"}
 MAX_ASPECT = 2.0
 
 
+def distinct(score: float, limit: float) -> str:
+    """ "score > limit" with as many decimals as it takes to tell them apart (not "8.2 > 8.2")."""
+    for digits in range(1, 7):
+        a, b = f"{score:.{digits}f}", f"{limit:.{digits}f}"
+        if a != b:
+            break
+    return f"{a} > {b}"
+
+
 def rule_check(study: Study) -> GateResult:
     """Reasons visible without the model; accepted when none applies."""
     m = study.metadata
@@ -82,6 +91,6 @@ class OodModel:
         s = float(self.score(pooled)[0])
         if s > self.threshold:
             return GateResult(
-                False, f"unlike the training films (out-of-distribution score {s:.1f} > {self.threshold:.1f})", s
+                False, f"unlike the training films (out-of-distribution score {distinct(s, self.threshold)})", s
             )
         return GateResult(True, "", s)

@@ -163,7 +163,7 @@ class BatchController(QObject):
         r = self.model.rows[row]
         confirmed = self.absorb(row, loaded)
         self.row_loaded.emit(row, loaded)
-        if confirmed:
+        if confirmed:  # resume: its read holds the whole AI verdict, nothing is analysed again
             self._complete()
             return
         if not self.inference.available:
@@ -218,10 +218,11 @@ class BatchController(QObject):
         self.model.set_thumbnail(row, loaded.thumbnail)
         r.error = ""
         if r.read is None and resolved is not None and resolved.read is not None:
-            # Resume: confirmed before, nothing to re-ask; show what was recorded then.
+            # Resume: confirmed before, nothing to re-ask or re-analyse; show what was
+            # recorded then, the input gate's and the intended-use verdict included.
             r.read, r.status = resolved.read, Status.CONFIRMED
-            if r.probability is None:
-                r.probability = resolved.read.ai_probability
+            if r.probability is None and r.gate_accepted is None:
+                restore_verdict(r, resolved.read)
         self.model.touch(row)
         return r.read is not None
 
@@ -241,6 +242,24 @@ def apply_prediction(model: StudyListModel, row: int, prediction: Prediction) ->
     r.probability = float(prediction.probability)
     r.gate_accepted = bool(prediction.gate.accepted)
     r.gate_reason = "" if prediction.gate.accepted else prediction.gate.reason
+    r.out_of_scope = getattr(prediction, "out_of_scope", "") or ""
     if r.status != Status.CONFIRMED:
-        r.status = Status.AI_READY if prediction.gate.accepted else Status.REJECTED
+        r.status = (Status.REJECTED if not prediction.gate.accepted
+                    else Status.OUT_OF_SCOPE if r.out_of_scope else Status.AI_READY)
     model.touch(row)
+
+
+def restore_verdict(r: Any, read: Any) -> None:
+    """What a stored read says the AI said: gate result, intended use, and its probability.
+
+    ``gate_result`` is "accepted", "accepted; outside intended use (…)" or "rejected: reason"
+    (written at confirm). Reads of refused studies saved before the decision rule existed may
+    carry a probability: the "rejected" gate result still withholds it (``decision.verdict``).
+    """
+    gate = str(read.gate_result or "")
+    if gate.startswith("rejected"):
+        r.gate_accepted, r.gate_reason = False, gate.partition(":")[2].strip()
+    elif gate.startswith("accepted"):
+        r.gate_accepted = True
+        r.out_of_scope = gate.partition(";")[2].strip()
+    r.probability = read.ai_probability

@@ -117,11 +117,12 @@ def file_window_presets(tags: list[tuple[str, str, str]]) -> list[tuple[str, flo
 
 
 class ColorLegend(QWidget):
-    """A bar showing the heat-map colour scale, labelled "low" and "high"."""
+    """A bar showing the heat-map colour scale; ``labels`` are its (top/right, bottom/left) words."""
 
     def __init__(self, orientation: Qt.Orientation = Qt.Orientation.Vertical, parent: QWidget | None = None):
         super().__init__(parent)
         self._orientation = orientation
+        self.labels = ("high", "low")
         self.setToolTip("Heat-map scale: how much each region drove the model's answer")
         if orientation == Qt.Orientation.Vertical:
             self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
@@ -136,7 +137,7 @@ class ColorLegend(QWidget):
         """A slim bar with room for the labels."""
         fm = self.fontMetrics()
         if self._orientation == Qt.Orientation.Vertical:
-            return QSize(fm.horizontalAdvance("high") + 22, 160)
+            return QSize(max(fm.horizontalAdvance(t) for t in self.labels) + 6, 160)
         return QSize(200, fm.height() + 18)
 
     def minimumSizeHint(self) -> QSize:
@@ -166,13 +167,13 @@ class ColorLegend(QWidget):
         p.fillRect(bar, grad)
         p.setPen(self.palette().windowText().color())
         if self._vertical():
-            p.drawText(QRectF(r.left(), r.top(), r.width(), fm.height()), Qt.AlignmentFlag.AlignLeft, "high")
+            p.drawText(QRectF(r.left(), r.top(), r.width(), fm.height()), Qt.AlignmentFlag.AlignLeft, self.labels[0])
             low = QRectF(r.left(), r.bottom() - fm.height(), r.width(), fm.height())
-            p.drawText(low, Qt.AlignmentFlag.AlignLeft, "low")
+            p.drawText(low, Qt.AlignmentFlag.AlignLeft, self.labels[1])
         else:
             lab = QRectF(r.left(), bar.bottom() + 2, r.width(), fm.height())
-            p.drawText(lab, Qt.AlignmentFlag.AlignLeft, "low")
-            p.drawText(lab, Qt.AlignmentFlag.AlignRight, "high")
+            p.drawText(lab, Qt.AlignmentFlag.AlignLeft, self.labels[1])
+            p.drawText(lab, Qt.AlignmentFlag.AlignRight, self.labels[0])
         p.end()
 
 

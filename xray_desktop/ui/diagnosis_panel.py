@@ -7,6 +7,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -19,6 +20,7 @@ from PySide6.QtWidgets import (
 from xray_desktop.decision import agreement
 from xray_desktop.domain import Diagnosis
 
+Draft = tuple[Diagnosis | None, int | None, str, str]
 DIAGNOSIS_KEYS = {Diagnosis.PNEUMONIA: "P", Diagnosis.NORMAL: "N", Diagnosis.INDETERMINATE: "I", Diagnosis.OTHER: "O"}
 
 
@@ -32,16 +34,18 @@ class DiagnosisPanel(QWidget):
         super().__init__(parent)
         self._ai_label = ""
         self._amending = False
+        self._baseline: Draft = (None, None, "", "")
+        self._draft_restored = False
         self.diagnosis_group = QButtonGroup(self)
         self.diagnosis_buttons: dict[Diagnosis, QPushButton] = {}
-        dx_row = QHBoxLayout()
-        for d, key in DIAGNOSIS_KEYS.items():
+        dx_row = QGridLayout()  # 2 x 2: the form fits a narrow right column at 1,366 px
+        for i, (d, key) in enumerate(DIAGNOSIS_KEYS.items()):
             b = QPushButton(f"{d.value.capitalize()} ({key})")
             b.setCheckable(True)
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keep keyboard focus where the reader is
             self.diagnosis_group.addButton(b)
             self.diagnosis_buttons[d] = b
-            dx_row.addWidget(b)
+            dx_row.addWidget(b, i // 2, i % 2)
         self.other_edit = QLineEdit()
         self.other_edit.setPlaceholderText("Other finding (required for Other)")
         self.other_edit.setEnabled(False)
@@ -97,9 +101,9 @@ class DiagnosisPanel(QWidget):
         return None
 
     def set_diagnosis(self, d: Diagnosis) -> None:
+        # No focus change here: a prefilled "Other" read must not pull the next keystrokes
+        # into its text field (only the reader's O key does that, see review_keys).
         self.diagnosis_buttons[d].setChecked(True)
-        if d == Diagnosis.OTHER:
-            self.other_edit.setFocus()
 
     def confidence(self) -> int | None:
         n = self.confidence_group.checkedId()
@@ -143,7 +147,9 @@ class DiagnosisPanel(QWidget):
         self.other_edit.clear()
         self.note_edit.clear()
         self._amending = False
+        self._draft_restored = False
         self.history_label.setText("")
+        self._baseline = self.state()
         self._refresh()
 
     def show_read(self, read: Any, history: list[Any]) -> None:
@@ -161,6 +167,34 @@ class DiagnosisPanel(QWidget):
                  + (" — superseded" if i < len(history) - 1 else "")
                  for i, r in enumerate(history)]
         self.history_label.setText("History:\n" + "\n".join(lines) if lines else "")
+        self._baseline = self.state()
+        self._refresh()
+
+    # -- drafts (issue 18.4: unsaved input survives J/K for the session) -------------------
+    def state(self) -> Draft:
+        """The form's values: (diagnosis, confidence, other finding, note)."""
+        return (self.diagnosis(), self.confidence(), self.other_edit.text(), self.note_edit.toPlainText())
+
+    def mark_saved(self) -> None:
+        """The form's values are stored now: nothing unsaved remains."""
+        self._baseline = self.state()
+        self._draft_restored = False
+        self._refresh()
+
+    def is_dirty(self) -> bool:
+        """Whether the form differs from what was loaded (blank, or the saved read)."""
+        return self.state() != self._baseline
+
+    def restore_draft(self, draft: Draft) -> None:
+        """Put an unsaved draft back (after show_read); it stays unsaved until confirmed."""
+        d, conf, other, note = draft
+        if d is not None:
+            self.diagnosis_buttons[d].setChecked(True)
+        if conf:
+            self.set_confidence(conf)
+        self.other_edit.setText(other)
+        self.note_edit.setPlainText(note)
+        self._draft_restored = True
         self._refresh()
 
     @property
@@ -182,7 +216,8 @@ class DiagnosisPanel(QWidget):
             "disagree": f"✗ Disagrees with the AI ({ai})",
         }.get(a, f"Agreement: n/a ({ai})"))
         problem = self.problem()
-        self.hint_label.setText(problem)
+        draft = "Unsaved draft (kept for this session only)" if self._draft_restored and self.is_dirty() else ""
+        self.hint_label.setText(" — ".join(x for x in (draft, problem) if x))
         self.confirm_button.setEnabled(not problem)
         self.confirm_button.setText("Amend (Ctrl+Enter)" if self._amending else "Confirm (Ctrl+Enter)")
 

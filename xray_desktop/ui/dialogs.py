@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,15 @@ SHORTCUTS = (
     ("Ctrl+Enter", "Confirm (or amend) and go to the next unconfirmed study"),
     ("J / Down", "Next study"),
     ("K / Up", "Previous study"),
-    ("H", "Heat map on/off"),
-    ("F", "Fit image to window"),
+    ("H", "Heat map on/off for this study (shown by itself when the AI says pneumonia)"),
+    ("F / Ctrl+1", "Fit image to window / one image pixel per screen pixel"),
+    ("Ctrl+I / Ctrl+R", "Invert grey scale / reset window, zoom and invert"),
+    ("Ctrl+T", "All DICOM tags"),
     ("Space (hold)", "Hide overlays while held"),
+    ("Esc", "Leave a text field (back to the work list)"),
     ("Ctrl+O / Ctrl+Shift+O", "Open files / open folder"),
+    ("Ctrl+E", "Export confirmed diagnoses"),
+    ("Ctrl+Q", "Quit"),
     ("?", "This help"),
 )
 
@@ -105,6 +111,16 @@ class TagsDialog(QDialog):
             self.table.setRowHidden(r, bool(needle) and needle not in hay)
 
 
+def _html_value(val: Any) -> str:
+    """A card value for people: nested dicts as indented lists, never a Python repr."""
+    if isinstance(val, dict):
+        items = "".join(f"<li>{html.escape(str(k).replace('_', ' '))}: {_html_value(v)}</li>" for k, v in val.items())
+        return f"<ul style='margin-top:0'>{items}</ul>"
+    if isinstance(val, list):
+        return "<br>".join(_html_value(v) for v in val)
+    return html.escape(str(val))
+
+
 def model_card_html(card: Any, version: str = "", sha256: str = "") -> str:
     """Human summary of the model card (intended use, data, operating points)."""
     d = card.data
@@ -113,8 +129,7 @@ def model_card_html(card: Any, version: str = "", sha256: str = "") -> str:
                        ("limitations", "Limitations"), ("training_data", "Training data")):
         val = d.get(key)
         if val:
-            text = "<br>".join(map(str, val)) if isinstance(val, list) else str(val)
-            parts.append(f"<p><b>{title}:</b> {text}</p>")
+            parts.append(f"<p><b>{title}:</b> {_html_value(val)}</p>")
     rows = "".join(
         f"<tr><td>{op.name}</td><td>{op.threshold:.3f}</td><td>{op.sensitivity * 100:.1f} %</td>"
         f"<td>{op.specificity * 100:.1f} %</td></tr>"
@@ -207,6 +222,7 @@ def metadata_rows(md: Any, study: Any) -> list[tuple[str, str]]:
     if study is not None and not size:
         h, w = study.pixels.shape[:2]
         size = f"{w} × {h}"
+    bits = f"{md.bits_stored}-bit" if md.bits_stored and study is not None else ""  # not for an empty pane
     return [
         ("Patient", " · ".join(x for x in (name, md.patient_id, md.sex, md.age) if x)),
         ("Birth date", md.birth_date),
@@ -215,7 +231,7 @@ def metadata_rows(md: Any, study: Any) -> list[tuple[str, str]]:
         ("View", md.view_position),
         ("Format", md.source_format),
         ("Transfer syntax", md.transfer_syntax),
-        ("Size", " · ".join(x for x in (size, f"{md.bits_stored}-bit" if md.bits_stored else "", md.photometric) if x)),
+        ("Size", " · ".join(x for x in (size, bits, md.photometric) if x)),
     ]
 
 

@@ -12,16 +12,12 @@ from typing import Any
 from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import (
-    QAbstractSpinBox,
     QApplication,
     QLabel,
-    QLineEdit,
     QMainWindow,
-    QPlainTextEdit,
     QPushButton,
     QScrollArea,
     QSplitter,
-    QTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -36,7 +32,8 @@ from xray_desktop.ui.dialogs import (
 )
 from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
-from xray_desktop.ui.prediction_panel import PredictionPanel, unavailable_text
+from xray_desktop.ui.prediction_panel import PredictionPanel
+from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
@@ -55,7 +52,6 @@ from xray_desktop.ui.workers import (
 
 log = logging.getLogger(__name__)
 CACHE_SIZE = 3  # decoded studies kept: the current one and the next (full pixels are big)
-_TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
 
 @dataclass
@@ -76,12 +72,15 @@ class MainWindow(WindowActions, QMainWindow):
         self.settings, self.store = settings, store
         # Tests set this to skip the file dialog: returns the options, or None to cancel.
         self.export_options_provider: Callable[[], ExportOptions | None] | None = None
+        # Tests set this to answer "quit and lose n unsaved drafts?" without a dialog.
+        self.discard_drafts_provider: Callable[[int], bool] | None = None
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
         self._current_row = -1
         self._view_rid = 0  # id of the load for the study on screen; others are stale
         self._pred_rid = 0  # id of the prediction for the study on screen
         self._shown = QElapsedTimer()
         self._started = False
+        self.drafts: dict[Path, Any] = {}  # unsaved forms by study, for this session (issue 18.4)
 
         self.model = StudyListModel(self)
         self.list_panel = StudyListPanel(self.model)
@@ -96,38 +95,47 @@ class MainWindow(WindowActions, QMainWindow):
         self.view_signals = LoadSignals(self)
         self._build_layout()
         build_menus(self)
-        self._build_shortcuts()
+        self.shortcuts = build_shortcuts(self)
         self.model_status = QLabel("AI model: not started")
         self.statusBar().addPermanentWidget(self.model_status)
         self._connect()
         self._restore_settings()
-        QApplication.instance().installEventFilter(self)  # Space-hold needs key release events
+        self.key_filter = ReviewKeyFilter(self)
+        QApplication.instance().installEventFilter(self.key_filter)  # review keys from anywhere
 
     # -- construction ---------------------------------------------------------------------
     def _build_layout(self) -> None:
         right_top = QWidget()
         rl = QVBoxLayout(right_top)
         rl.setContentsMargins(0, 0, 0, 0)
+        # "What the model saw" right under the verdict, above the fold (issue 17.12).
+        self.prediction_panel.insert_after_summary(self.model_input_view)
         rl.addWidget(self.prediction_panel)
         self.about_model_button = QPushButton("Model card and intended use…")
         self.about_model_button.clicked.connect(self.show_model_card)
         rl.addWidget(self.about_model_button)
-        rl.addWidget(self.model_input_view)
         scroll = QScrollArea()
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # texts wrap instead
+        self.ai_scroll = scroll
         scroll.setWidget(right_top)
         scroll.setWidgetResizable(True)
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(scroll)
         self.right_splitter.addWidget(self.diagnosis_panel)
-        self.right_splitter.setSizes([560, 300])
+        self.right_splitter.setSizes([480, 300])
+        self.right_splitter.setStretchFactor(0, 1)
+        self.right_splitter.setCollapsible(1, False)  # the diagnosis form and Confirm always show
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.list_panel)
         self.splitter.addWidget(self.viewer)
         self.splitter.addWidget(self.right_splitter)
-        self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([600, 640, 400])
+        self.splitter.setStretchFactor(0, 1)  # a wider screen shows more work-list columns...
+        self.splitter.setStretchFactor(1, 3)  # ...and mostly a bigger image
+        for i in range(3):
+            self.splitter.setCollapsible(i, False)
+        self.splitter.setSizes([440, 580, 340])
         self.setCentralWidget(self.splitter)
-        self.resize(1600, 950)
+        self.resize(1366, 768)
 
     def _connect(self) -> None:
         self.list_panel.current_changed.connect(self._on_current_changed)
@@ -148,7 +156,6 @@ class MainWindow(WindowActions, QMainWindow):
         self.prediction_panel.prevalence_changed.connect(self._on_prevalence_changed)
         self.diagnosis_panel.confirm_requested.connect(self.confirm)
         self.viewer.tags_requested.connect(self.show_tags)
-        self.viewer.heatmap_toggled.connect(lambda on: self.settings.set(keys.HEATMAP_VISIBLE, on))
         self.viewer.heatmap_opacity_changed.connect(lambda v: self.settings.set(keys.HEATMAP_OPACITY, v))
         self.viewer.metadata_toggled.connect(lambda on: self.settings.set(keys.METADATA_VISIBLE, on))
         self.list_panel.sort_combo.currentIndexChanged.connect(
@@ -158,11 +165,13 @@ class MainWindow(WindowActions, QMainWindow):
     def _restore_settings(self) -> None:
         s = self.settings
         for spec, restore in ((keys.GEOMETRY, self.restoreGeometry), (keys.WINDOW_STATE, self.restoreState),
-                              (keys.SPLITTER, self.splitter.restoreState)):
+                              (keys.SPLITTER, self.splitter.restoreState),
+                              (keys.RIGHT_SPLITTER, self.right_splitter.restoreState),
+                              (keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().restoreState)):
             value = s.get(spec)
             if value is not None:
                 restore(value)
-        self.viewer.set_heatmap_visible(s.get(keys.HEATMAP_VISIBLE))
+        self.viewer.auto_heatmap = bool(s.get(keys.HEATMAP_VISIBLE))
         self.viewer.set_heatmap_opacity(s.get(keys.HEATMAP_OPACITY))
         self.viewer.set_metadata_visible(s.get(keys.METADATA_VISIBLE))
         self.prediction_panel.set_prevalence(s.get(keys.PREVALENCE))
@@ -216,9 +225,14 @@ class MainWindow(WindowActions, QMainWindow):
     # -- selection and viewing ------------------------------------------------------------
     @Slot(int)
     def _on_current_changed(self, row: int) -> None:
+        self._keep_draft(self._current_row)
+        focus = QApplication.focusWidget()
+        if focus is not None and self.diagnosis_panel.isAncestorOf(focus):
+            self.leave_text_field()  # never carry the reader's typing into the next study's form
         self._current_row, self._view_rid, self._pred_rid = row, 0, 0
+        self.model.pin(row)  # results arriving for this row must not move it under the reader
         self._shown.start()
-        self.viewer.show_study(None, "")
+        self.viewer.show_study(None, "")  # blank while loading, not the "drop files" hint
         self.model_input_view.set_input(None)
         self.prediction_panel.set_prediction(None)
         if row < 0:
@@ -226,7 +240,7 @@ class MainWindow(WindowActions, QMainWindow):
             self.viewer.show_study(None)
             return
         r = self.model.rows[row]
-        self._refresh_diagnosis_panel(row)
+        self._refresh_diagnosis_panel(row, keep_input=False)
         if r.status == Status.ERROR:
             self.viewer.show_study(None, f"Cannot show {r.path.name}: {r.error}")
             return
@@ -238,9 +252,12 @@ class MainWindow(WindowActions, QMainWindow):
             self._view_rid = next_request_id()
             self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals))
 
-    def _refresh_diagnosis_panel(self, row: int) -> None:
+    def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
         panel = self.diagnosis_panel
+        # What the reader typed on this study survives a refresh (its key arriving, a confirm
+        # elsewhere); a draft left earlier in the session comes back when they return to it.
+        draft = panel.state() if keep_input and panel.isEnabled() and panel.is_dirty() else self.drafts.get(r.path)
         panel.setEnabled(bool(r.key))
         history: list[Any] = []
         if r.read is not None and self.store is not None:
@@ -249,6 +266,8 @@ class MainWindow(WindowActions, QMainWindow):
             except StoreError as exc:
                 self.statusBar().showMessage(f"Could not read the history: {exc}", 8000)
         panel.show_read(r.read, history)
+        if draft is not None:
+            panel.restore_draft(draft)
         panel.set_ai_label(r.ai_label(self._threshold()))
 
     def _show(self, row: int, cached: _Cached) -> None:
@@ -265,10 +284,13 @@ class MainWindow(WindowActions, QMainWindow):
         self._prefetch_after(row)
 
     def _show_prediction(self, row: int, p: Prediction) -> None:
-        self.viewer.set_heatmap(p.heatmap)
+        v = self.model.rows[row].verdict(self._threshold())
+        # A study without an AI call gets no heat map either: it would look like a finding.
+        self.viewer.set_heatmap(p.heatmap if v.assessed else None, positive=v.label == "PNEUMONIA")
         self.model_input_view.set_input(p.model_input)
-        self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason)
-        self.diagnosis_panel.set_ai_label(self.model.rows[row].ai_label(self._threshold()))
+        self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason,
+                                             getattr(p, "out_of_scope", ""))
+        self.diagnosis_panel.set_ai_label(v.label)
         if self.inference.info is not None:
             self.prediction_panel.status_label.setText(
                 f"Model {self.inference.info.card.name} {self.inference.info.version}")
@@ -349,47 +371,6 @@ class MainWindow(WindowActions, QMainWindow):
         if self.list_panel.current_source_row() < 0:
             self.list_panel.step(0)
 
-    # -- model ----------------------------------------------------------------------------
-    @Slot(object)
-    def _on_model_loaded(self, info: Any) -> None:
-        s = self.settings
-        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
-                                       op_name=s.get(keys.OPERATING_POINT))
-        self.model_status.setText(f"AI model: {info.card.name} {info.version}")
-        self.statusBar().showMessage("AI model ready", 4000)
-        self.model.set_threshold(self.prediction_panel.threshold())
-        row = self._current_row
-        if row >= 0 and not self._pred_rid:
-            cached = self._cache.get(self.model.rows[row].path)
-            if cached is not None and cached.prediction is None:
-                self._pred_rid = self.inference.request(cached.study, heatmap=True)
-
-    @Slot(str)
-    def _on_model_failed(self, reason: str) -> None:
-        text = unavailable_text(reason)
-        self.prediction_panel.set_unavailable(reason)
-        self.model_status.setText("AI unavailable")
-        self.model_status.setToolTip(text)
-        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
-
-    def _threshold(self) -> float | None:
-        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
-
-    @Slot(float)
-    def _on_threshold_changed(self, threshold: float) -> None:
-        self.model.set_threshold(threshold)
-        self.settings.set(keys.THRESHOLD, threshold)
-        if self._current_row >= 0:
-            self.diagnosis_panel.set_ai_label(self.model.rows[self._current_row].ai_label(self._threshold()))
-
-    @Slot(str)
-    def _on_operating_point_changed(self, name: str) -> None:
-        self.settings.set(keys.OPERATING_POINT, name)
-
-    @Slot(float)
-    def _on_prevalence_changed(self, fraction: float) -> None:
-        self.settings.set(keys.PREVALENCE, fraction)
-
     # -- diagnosis ------------------------------------------------------------------------
     @Slot(int)
     def _on_skipped(self, n: int) -> None:
@@ -401,6 +382,10 @@ class MainWindow(WindowActions, QMainWindow):
 
     # -- keys and closing -----------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
+        self._keep_draft(self._current_row)
+        if self.drafts and not getattr(self, "_shut", False) and not self._discard_drafts_ok():
+            event.ignore()
+            return
         self.shutdown()
         super().closeEvent(event)
 
@@ -409,11 +394,13 @@ class MainWindow(WindowActions, QMainWindow):
         if getattr(self, "_shut", False):
             return
         self._shut = True
-        QApplication.instance().removeEventFilter(self)
+        QApplication.instance().removeEventFilter(self.key_filter)
         s = self.settings
         s.set(keys.GEOMETRY, self.saveGeometry())
         s.set(keys.WINDOW_STATE, self.saveState())
         s.set(keys.SPLITTER, self.splitter.saveState())
+        s.set(keys.RIGHT_SPLITTER, self.right_splitter.saveState())
+        s.set(keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().saveState())
         s.sync()
         self.batch.shutdown()
         self.view_pool.clear()

@@ -1,11 +1,10 @@
-"""The AI panel: probability, label at the threshold, gate verdict, threshold + ROC + PPV/NPV."""
+"""The AI panel: verdict (probability and label, or why there is none), threshold, rates, ROC."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -13,16 +12,19 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
-    QSlider,
     QVBoxLayout,
     QWidget,
 )
+
+from xray_desktop import decision
+from xray_desktop.ui.roc_chart import RocChart, point_text
+from xray_desktop.ui.threshold_control import ThresholdControl, guard_wheel
 
 PREVALENCE_TEXT = (
     "Assumed prevalence of pneumonia among children X-rayed for suspected pneumonia in a "
     "pediatric ED; change to your site's."
 )
-SLIDER_STEPS = 1000
+BAR_STEPS = 1000
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 
@@ -32,77 +34,6 @@ def unavailable_text(reason: str) -> str:
         if reason.startswith(prefix):
             reason = reason[len(prefix):].strip()
     return f"AI unavailable: {reason}"
-
-
-def _pct(x: float) -> str:
-    return "—" if x != x else f"{x * 100:.1f} %"  # x != x: NaN
-
-
-class RocWidget(QWidget):
-    """The validation ROC (1 - specificity vs sensitivity) with the current point marked."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._curve: list[tuple[float, float]] = []
-        self._ops: list[tuple[float, float]] = []
-        self.current: tuple[float, float] | None = None  # (fpr, tpr)
-        self.setMinimumSize(160, 160)
-        self.setToolTip("Validation ROC of the model; the dot is the current threshold")
-
-    def sizeHint(self) -> QSize:
-        return QSize(200, 200)
-
-    def set_card(self, card: Any) -> None:
-        if card is None:
-            self._curve, self._ops, self.current = [], [], None
-        else:
-            _t, sens, spec = card.roc_points()
-            self._curve = sorted(zip((1 - spec).tolist(), sens.tolist(), strict=True))
-            self._ops = [(1 - op.specificity, op.sensitivity) for op in card.operating_points()]
-        self.update()
-
-    def set_current(self, sensitivity: float, specificity: float) -> None:
-        self.current = (1 - specificity, sensitivity)
-        self.update()
-
-    def paintEvent(self, _event: Any) -> None:
-        p = QPainter(self)
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        side = min(self.width(), self.height()) - 28
-        plot = QRectF(22, 6, side, side)
-        p.fillRect(plot, QColor(18, 19, 21))
-        p.setPen(QPen(QColor(70, 73, 80), 1))
-        p.drawRect(plot)
-        p.setPen(QPen(QColor(70, 73, 80), 1, Qt.PenStyle.DashLine))
-        p.drawLine(plot.bottomLeft(), plot.topRight())  # chance line
-
-        def pt(x: float, y: float) -> QPointF:
-            return QPointF(plot.left() + x * plot.width(), plot.bottom() - y * plot.height())
-
-        if self._curve:
-            path = QPainterPath(pt(0, 0))
-            for x, y in self._curve:
-                path.lineTo(pt(x, y))
-            path.lineTo(pt(1, 1))
-            p.setPen(QPen(QColor(74, 144, 217), 2))
-            p.drawPath(path)
-            p.setPen(Qt.PenStyle.NoPen)
-            p.setBrush(QColor(160, 165, 175))
-            for x, y in self._ops:
-                p.drawEllipse(pt(x, y), 3, 3)
-        if self.current is not None:
-            p.setBrush(QColor(240, 180, 90))
-            p.setPen(QPen(QColor(20, 20, 20), 1))
-            p.drawEllipse(pt(*self.current), 6, 6)
-        p.setPen(QColor(150, 154, 162))
-        p.drawText(QRectF(plot.left(), plot.bottom() + 2, plot.width(), 18), Qt.AlignmentFlag.AlignCenter,
-                   "1 − specificity")
-        p.save()
-        p.translate(14, plot.center().y())
-        p.rotate(-90)
-        p.drawText(QRectF(-plot.height() / 2, -12, plot.height(), 16), Qt.AlignmentFlag.AlignCenter, "sensitivity")
-        p.restore()
-        p.end()
 
 
 class PredictionPanel(QWidget):
@@ -118,26 +49,29 @@ class PredictionPanel(QWidget):
         self._threshold = 0.5
         self._op_name = ""
         self._probability: float | None = None
-        self._gate_ok = True
+        self._gate_ok: bool | None = True
+        self._gate_reason = ""
+        self._out_of_scope = ""
 
         self.status_label = QLabel("Loading AI model…")
         self.status_label.setWordWrap(True)
         self.probability_label = QLabel("—")
         self.probability_label.setObjectName("probability")
         self.probability_bar = QProgressBar()
-        self.probability_bar.setRange(0, SLIDER_STEPS)
+        self.probability_bar.setRange(0, BAR_STEPS)
         self.probability_bar.setTextVisible(False)
         self.probability_bar.setMaximumHeight(10)
         self.ai_label = QLabel("")
         self.ai_label.setObjectName("aiLabel")
-        self.gate_label = QLabel("")
+        self.ai_label.setWordWrap(True)  # "Not assessed (outside intended use …)" must not widen the panel
+        self.gate_label = QLabel("")  # why the AI call is withheld (gate or intended use)
         self.gate_label.setObjectName("warning")
         self.gate_label.setWordWrap(True)
         self.gate_label.hide()
 
-        self.slider = QSlider(Qt.Orientation.Horizontal)
-        self.slider.setRange(0, SLIDER_STEPS)
-        self.threshold_label = QLabel()
+        self.threshold_control = ThresholdControl()
+        self.slider = self.threshold_control.slider
+        self.threshold_spin = self.threshold_control.spin
         self.preset_buttons: dict[str, QPushButton] = {}
         presets = QHBoxLayout()
         for name, title in OP_TITLES.items():
@@ -157,18 +91,24 @@ class PredictionPanel(QWidget):
         self.prevalence_spin.setSingleStep(1.0)
         self.prevalence_spin.setSuffix(" %")
         self.prevalence_spin.setValue(30.0)
+        guard_wheel(self.threshold_control.guard, self.prevalence_spin)
         prevalence_hint = QLabel(PREVALENCE_TEXT)
         prevalence_hint.setWordWrap(True)
         prevalence_hint.setObjectName("hint")
-        self.roc = RocWidget()
+        self.roc = RocChart()
+        self.roc_point_label = QLabel()
+        self.roc_point_label.setObjectName("hint")
+        self.roc_point_label.setWordWrap(True)  # never widens the panel
 
+        self.summary = QWidget()
+        sl = QVBoxLayout(self.summary)
+        sl.setContentsMargins(0, 0, 0, 0)
+        for wdg in (self.status_label, self.probability_label, self.probability_bar, self.ai_label, self.gate_label):
+            sl.addWidget(wdg)
         self.controls = QWidget()
         form = QFormLayout(self.controls)
         form.setContentsMargins(0, 0, 0, 0)
-        th_row = QHBoxLayout()
-        th_row.addWidget(self.slider, 1)
-        th_row.addWidget(self.threshold_label)
-        form.addRow("Threshold", th_row)
+        form.addRow("Threshold", self.threshold_control)
         form.addRow(presets)
         form.addRow("Sensitivity", self.sensitivity_label)
         form.addRow("Specificity", self.specificity_label)
@@ -177,21 +117,22 @@ class PredictionPanel(QWidget):
         form.addRow("PPV", self.ppv_label)
         form.addRow("NPV", self.npv_label)
         form.addRow(self.roc)
+        form.addRow(self.roc_point_label)
 
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(6, 6, 6, 6)
-        lay.addWidget(self.status_label)
-        lay.addWidget(self.probability_label)
-        lay.addWidget(self.probability_bar)
-        lay.addWidget(self.ai_label)
-        lay.addWidget(self.gate_label)
-        lay.addWidget(self.controls)
-        lay.addStretch(1)
+        self._layout = QVBoxLayout(self)
+        self._layout.setContentsMargins(6, 6, 6, 6)
+        self._layout.addWidget(self.summary)
+        self._layout.addWidget(self.controls)
+        self._layout.addStretch(1)
         self.controls.setEnabled(False)
 
-        self.slider.valueChanged.connect(self._on_slider_value_changed)
+        self.threshold_control.value_changed.connect(self._on_threshold_control_value_changed)
         self.prevalence_spin.valueChanged.connect(self._on_prevalence_spin_value_changed)
         self._refresh()
+
+    def insert_after_summary(self, widget: QWidget) -> None:
+        """Put ``widget`` (what the model saw) right under the verdict, above the threshold controls."""
+        self._layout.insertWidget(1, widget)
 
     # -- model state ------------------------------------------------------------------------
     def set_loading(self) -> None:
@@ -223,13 +164,17 @@ class PredictionPanel(QWidget):
             self.apply_operating_point(card.default_operating_point)
 
     # -- prediction -----------------------------------------------------------------------
-    def set_prediction(self, probability: float | None, gate_accepted: bool = True, gate_reason: str = "") -> None:
-        """Show a study's answer (None clears)."""
+    def set_prediction(self, probability: float | None, gate_accepted: bool | None = True, gate_reason: str = "",
+                       out_of_scope: str = "") -> None:
+        """Show a study's answer (None clears). A refused or out-of-scope study shows no probability."""
         self._probability = probability
-        self._gate_ok = gate_accepted
-        self.gate_label.setVisible(not gate_accepted)
-        self.gate_label.setText(f"Input gate objects: {gate_reason or 'image outside the model’s scope'}")
+        self._gate_ok, self._gate_reason, self._out_of_scope = gate_accepted, gate_reason, out_of_scope
         self._refresh()
+
+    def verdict(self) -> decision.Verdict:
+        """The verdict on screen, at the current threshold."""
+        return decision.verdict(self._probability, self._threshold if self.card is not None else None,
+                                self._gate_ok, self._gate_reason, self._out_of_scope)
 
     # -- threshold --------------------------------------------------------------------------
     def threshold(self) -> float:
@@ -258,16 +203,14 @@ class PredictionPanel(QWidget):
     def _set(self, threshold: float, op_name: str) -> None:
         self._threshold = min(max(threshold, 0.0), 1.0)
         self._op_name = op_name
-        self.slider.blockSignals(True)  # the slider is a view of _threshold here, not a source
-        self.slider.setValue(round(self._threshold * SLIDER_STEPS))
-        self.slider.blockSignals(False)
+        self.threshold_control.show_value(self._threshold)  # a view of _threshold here, not a source
         self._refresh()
         self.threshold_changed.emit(self._threshold)
         self.operating_point_changed.emit(op_name)
 
-    @Slot(int)
-    def _on_slider_value_changed(self, value: int) -> None:
-        self._set(value / SLIDER_STEPS, "")
+    @Slot(float)
+    def _on_threshold_control_value_changed(self, value: float) -> None:
+        self._set(value, "")
 
     @Slot(float)
     def _on_prevalence_spin_value_changed(self, _value: float) -> None:
@@ -280,28 +223,35 @@ class PredictionPanel(QWidget):
     def _refresh(self) -> None:
         for name, b in self.preset_buttons.items():
             b.setChecked(name == self._op_name)
-        self.threshold_label.setText(f"{self._threshold:.3f}")
-        p = self._probability
-        if p is None or self.card is None:
+        v = self.verdict()
+        withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
+        self.gate_label.setVisible(bool(withheld) and self._probability is not None)
+        self.gate_label.setText(f"No AI call: {withheld}." if withheld else "")
+        if self._probability is None or self.card is None:
             self.probability_label.setText("—")
             self.probability_bar.setValue(0)
             self.ai_label.setText("")
+        elif not v.assessed:
+            # A refused study has no probability: the number computed on it means nothing.
+            self.probability_label.setText(decision.NOT_ASSESSED)
+            self.probability_bar.setValue(0)
+            self.ai_label.setText("Not assessed (input gate)" if self._gate_ok is False
+                                  else f"Not assessed ({decision.out_of_scope_text(self._out_of_scope)})")
         else:
-            self.probability_label.setText(f"{p * 100:.1f} %")
-            self.probability_bar.setValue(round(p * SLIDER_STEPS))
-            if not self._gate_ok:
-                self.ai_label.setText("Not assessed (input gate)")
-            elif p >= self._threshold:
-                self.ai_label.setText("AI: Pneumonia")
-            else:
-                self.ai_label.setText("AI: Normal")
+            self.probability_label.setText(decision.format_probability(v.probability))
+            self.probability_bar.setValue(round((v.probability or 0.0) * BAR_STEPS))
+            self.ai_label.setText("AI: Pneumonia" if v.label == decision.PNEUMONIA else "AI: Normal")
+        self.probability_bar.setVisible(v.assessed or self._probability is None)
         if self.card is None:
             for lab in (self.sensitivity_label, self.specificity_label, self.ppv_label, self.npv_label):
                 lab.setText("—")
+            self.roc_point_label.setText("")
             return
         r = self.card.rates_at(self._threshold, self.prevalence())
-        self.sensitivity_label.setText(_pct(r.sensitivity))
-        self.specificity_label.setText(_pct(r.specificity))
-        self.ppv_label.setText(_pct(r.ppv))
-        self.npv_label.setText(_pct(r.npv))
+        self.sensitivity_label.setText(decision.format_rate(r.sensitivity))
+        self.specificity_label.setText(decision.format_rate(r.specificity))
+        self.ppv_label.setText(decision.format_rate(r.ppv))
+        self.npv_label.setText(decision.format_rate(r.npv))
         self.roc.set_current(r.sensitivity, r.specificity)
+        self.roc_point_label.setText(f"Current point: {point_text(1 - r.specificity, r.sensitivity)} "
+                                     f"at threshold {self._threshold:.4f}")

@@ -27,8 +27,9 @@ class Status(enum.Enum):
     LOADING = "loading"
     ANALYSING = "analysing"
     AI_READY = "AI ready"
-    REJECTED = "rejected by gate"
-    LOADED = "loaded (no AI)"
+    REJECTED = "refused"  # by the input gate; the tooltip and the detail line say why
+    OUT_OF_SCOPE = "out of scope"  # outside the intended use; the AI label column says why
+    LOADED = "no AI"
     ERROR = "error"
     CANCELLED = "not analysed"
     CONFIRMED = "confirmed"
@@ -36,12 +37,14 @@ class Status(enum.Enum):
 
 # Status sort: things needing the reader first, finished or broken last.
 _STATUS_RANK = {
-    Status.AI_READY: 0, Status.REJECTED: 1, Status.LOADED: 2, Status.ANALYSING: 3, Status.LOADING: 4,
-    Status.QUEUED: 5, Status.CANCELLED: 6, Status.ERROR: 7, Status.CONFIRMED: 8,
+    Status.AI_READY: 0, Status.REJECTED: 1, Status.OUT_OF_SCOPE: 1, Status.LOADED: 2, Status.ANALYSING: 3,
+    Status.LOADING: 4, Status.QUEUED: 5, Status.CANCELLED: 6, Status.ERROR: 7, Status.CONFIRMED: 8,
 }
-_STATUS_BRUSH = {Status.ERROR: QBrush(QColor(239, 107, 107)), Status.REJECTED: QBrush(QColor(240, 180, 90)),
+_ORANGE = QBrush(QColor(240, 180, 90))
+_STATUS_BRUSH = {Status.ERROR: QBrush(QColor(239, 107, 107)), Status.REJECTED: _ORANGE, Status.OUT_OF_SCOPE: _ORANGE,
                  Status.CONFIRMED: QBrush(QColor(120, 200, 130))}
-DONE = {Status.AI_READY, Status.REJECTED, Status.LOADED, Status.ERROR, Status.CONFIRMED, Status.CANCELLED}
+DONE = {Status.AI_READY, Status.REJECTED, Status.OUT_OF_SCOPE, Status.LOADED, Status.ERROR, Status.CONFIRMED,
+        Status.CANCELLED}
 
 
 @dataclass
@@ -59,6 +62,7 @@ class StudyRow:
     probability: float | None = None
     gate_accepted: bool | None = None
     gate_reason: str = ""
+    out_of_scope: str = ""  # outside the model's intended use (e.g. "age 62 y"): no AI call
     read: Any = None  # latest records.Read, or None
     warning: str = ""  # e.g. a UID collision (records.identity); shown on the row
 
@@ -73,9 +77,17 @@ class StudyRow:
     def confirmed(self) -> bool:
         return self.read is not None
 
+    def verdict(self, threshold: float | None) -> decision.Verdict:
+        """The AI verdict at ``threshold``: no probability or label when refused or out of scope."""
+        return decision.verdict(self.probability, threshold, self.gate_accepted, self.gate_reason, self.out_of_scope)
+
     def ai_label(self, threshold: float | None) -> str:
         """'PNEUMONIA' / 'NORMAL' at ``threshold``; '' when there is no usable AI answer."""
-        return decision.ai_label(self.probability, threshold, self.gate_accepted)
+        return self.verdict(threshold).label
+
+    def withheld(self) -> str:
+        """Why the AI call is withheld ("refused by the input gate: …", "outside intended use (…)"), or ""."""
+        return decision.not_assessed_text(self.gate_accepted, self.gate_reason, self.out_of_scope)
 
 
 COLUMNS = ("Study", "Date", "Status", "AI %", "AI label", "Final")
@@ -83,7 +95,13 @@ ORDER_ROLE = Qt.ItemDataRole.UserRole + 1
 PROB_ROLE = Qt.ItemDataRole.UserRole + 2
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
 NAME_ROLE = Qt.ItemDataRole.UserRole + 4
-SORT_ROLES = {"added": ORDER_ROLE, "probability": PROB_ROLE, "status": STATUS_ROLE, "name": NAME_ROLE}
+DATE_ROLE = Qt.ItemDataRole.UserRole + 5
+FINAL_ROLE = Qt.ItemDataRole.UserRole + 6
+SORT_ROLES = {"added": ORDER_ROLE, "probability": PROB_ROLE, "status": STATUS_ROLE, "name": NAME_ROLE,
+              "date": DATE_ROLE, "final": FINAL_ROLE}
+# Clicking a column header sorts by it (the sort itself always runs on column 0's roles).
+COLUMN_SORT = {0: "name", 1: "date", 2: "status", 3: "probability", 4: "probability", 5: "final"}
+_TIE = 1e-12  # sort keys carry the opening order as a tie-break, so equal keys never swap
 FLUSH_MS = 40
 LABEL_TEXT = {"PNEUMONIA": "Pneumonia", "NORMAL": "Normal", "": "—"}
 
@@ -105,6 +123,7 @@ class StudyListModel(QStandardItemModel):
         self.rows: list[StudyRow] = []
         self._by_path: dict[Path, int] = {}
         self.threshold: float | None = None
+        self.pinned = -1  # the row the reader is on: its sort keys are frozen so it never moves
         self.thumbs = ThumbnailCache()
         self._dirty: set[int] = set()
         self._flush_timer = QTimer(self)
@@ -119,20 +138,32 @@ class StudyListModel(QStandardItemModel):
         a Python wrapper alive per cell (6 per row, ~2 KB), the model creates plain C++ ones.
         """
         r = self.rows[row]
-        tip = (f"{r.status.value}: {r.error}" if r.error
-               else f"Input gate: {r.gate_reason}" if r.gate_reason else r.path.name)
+        tip = f"{r.status.value}: {r.error}" if r.error else r.withheld() or r.path.name
         if r.warning:
             tip = f"⚠ {r.warning}\n{tip}"
         for col in columns or range(len(COLUMNS)):
-            values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: self._display(r, col),
-                                      Qt.ItemDataRole.ToolTipRole: tip}
-            if col == 0:  # the thumbnail (DecorationRole) is set by show_thumbnails, not here
-                usable = r.probability is not None and r.gate_accepted is not False
-                values.update({ORDER_ROLE: r.order, PROB_ROLE: -r.probability if usable else 2.0,  # type: ignore[operator]
-                               STATUS_ROLE: _STATUS_RANK[r.status] * 100_000 + r.order, NAME_ROLE: r.name.lower()})
+            display = self._display(r, col)
+            values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: display,
+                                      Qt.ItemDataRole.ToolTipRole: f"{display}\n{tip}" if col in (0, 1, 2, 4) else tip}
+            if col == 0 and row != self.pinned:  # the thumbnail (DecorationRole) is set by show_thumbnails
+                values.update(self.sort_keys(r))
             if col == 2:  # None (an invalid QVariant) removes the role: the default colour
                 values[Qt.ItemDataRole.ForegroundRole] = _STATUS_BRUSH.get(r.status)
             self.setItemData(self.index(row, col), values)
+
+    @staticmethod
+    def sort_keys(r: StudyRow) -> dict[int, Any]:
+        """The sort roles of a row; every key ends in the opening order, so ties keep that order."""
+        v = r.verdict(None)
+        final = str(getattr(r.read.final_diagnosis, "value", r.read.final_diagnosis)) if r.read is not None else "~"
+        # Assessed studies by falling probability, then the ones without an AI call (refused,
+        # out of scope, not yet analysed) in the order they were opened.
+        prob = -v.probability if v.probability is not None else 2.0
+        return {ORDER_ROLE: r.order, PROB_ROLE: prob + r.order * _TIE,
+                STATUS_ROLE: _STATUS_RANK[r.status] * 100_000 + r.order,
+                NAME_ROLE: f"{r.name.lower()}\0{r.order:09d}",
+                DATE_ROLE: f"{r.metadata.study_date if r.metadata else ''}\0{r.order:09d}",
+                FINAL_ROLE: f"{final}\0{r.order:09d}"}
 
     def _display(self, row: StudyRow, col: int) -> str:
         if col == 0:
@@ -142,10 +173,14 @@ class StudyListModel(QStandardItemModel):
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
         if col == 2:
             return row.status.value
+        v = row.verdict(self.threshold)
         if col == 3:
-            return "" if row.probability is None else f"{row.probability * 100:.0f}"
+            return decision.format_percent_short(v.probability) if v.assessed else ("—" if v.reason else "")
         if col == 4:
-            return LABEL_TEXT[row.ai_label(self.threshold)] if row.probability is not None else ""
+            if not v.assessed:
+                return "" if not v.reason else (decision.out_of_scope_text(row.out_of_scope)
+                                                if row.gate_accepted is not False else decision.NOT_ASSESSED)
+            return LABEL_TEXT[v.label] if v.probability is not None else ""
         if col == 5 and row.read is not None:
             return str(getattr(row.read.final_diagnosis, "value", row.read.final_diagnosis)).capitalize()
         return ""
@@ -229,6 +264,17 @@ class StudyListModel(QStandardItemModel):
             if start is not None:
                 self.dataChanged.emit(self.index(start, 0), self.index(prev, last))
             start = prev = r
+
+    def pin(self, row: int) -> None:
+        """Freeze ``row``'s sort position while the reader is on it; the previous one re-sorts now."""
+        old, self.pinned = self.pinned, row
+        if 0 <= old < len(self.rows) and old != row:
+            self.touch(old)
+
+    def resort_pinned(self) -> None:
+        """The reader asked for a new order: the row they are on takes its true place too."""
+        if 0 <= self.pinned < len(self.rows):
+            self.setItemData(self.index(self.pinned, 0), self.sort_keys(self.rows[self.pinned]))
 
     def set_threshold(self, threshold: float | None) -> None:
         """The AI label column depends on the threshold; refresh it."""

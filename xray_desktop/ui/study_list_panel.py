@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from xray_desktop.ui.study_list import ORDER_ROLE, SORT_ROLES, Index, Status, StudyListModel
+from xray_desktop.ui.study_list import COLUMN_SORT, ORDER_ROLE, SORT_ROLES, Index, Status, StudyListModel
 
 THUMB_REFRESH_MS = 30
 THUMB_MARGIN_ROWS = 10
@@ -40,9 +40,9 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self._unconfirmed_only = on
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
-    def set_sort_mode(self, mode: str) -> None:
+    def set_sort_mode(self, mode: str, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.setSortRole(SORT_ROLES.get(mode, ORDER_ROLE))
-        self.sort(0, Qt.SortOrder.AscendingOrder)
+        self.sort(0, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         if not self._unconfirmed_only:
@@ -59,7 +59,7 @@ class StudyListPanel(QWidget):
     cancel_requested = Signal()  # the user pressed Cancel on the batch
 
     SORT_MODES = (("added", "Order opened"), ("probability", "Most suspicious first"),
-                  ("status", "Status"), ("name", "Name"))
+                  ("status", "Status"), ("name", "Name"), ("date", "Study date"), ("final", "Final diagnosis"))
 
     def __init__(self, model: StudyListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -80,14 +80,27 @@ class StudyListPanel(QWidget):
         self.table.setIconSize(QSize(48, 48))
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)  # keeps the end of long names readable
         hh = self.table.horizontalHeader()
         # Fixed widths, not ResizeToContents: that re-measures every row on every update,
-        # which stalls the GUI for seconds during a large batch.
+        # which stalls the GUI for seconds during a large batch. Sized from the font, for the
+        # longest text each column shows (tooltips carry the rest).
+        # The Study column keeps room for a name; in a narrow list the last columns scroll.
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        for col, width in enumerate((0, 78, 92, 40, 70, 78)):
-            if width:
-                hh.resizeSection(col, width)
+        hh.setStretchLastSection(True)
+        hh.setMinimumSectionSize(36)
+        fm = self.table.fontMetrics()
+        for col, sample in ((0, "MMMMMMMMMMMMMM"), (1, "2026-12-04"), (2, "not analysed"), (3, "> 99.9"),
+                            (4, "Not assessed"), (5, "Indeterminate")):
+            hh.resizeSection(col, fm.horizontalAdvance(sample) + 18 + (52 if col == 0 else 0))
+        # On screen: Study, AI %, AI label, Status, Final, Date — what triage needs first stays
+        # visible in a narrow list (the model's column numbers do not change).
+        for visual, col in enumerate((0, 3, 4, 2, 5, 1)):
+            hh.moveSection(hh.visualIndex(col), visual)
+        hh.setSectionsClickable(True)
+        hh.setSortIndicatorShown(True)
+        hh.sectionClicked.connect(self._on_header_clicked)
+        self._order = Qt.SortOrder.AscendingOrder
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m")
         self.cancel_button = QPushButton("Cancel")
@@ -136,7 +149,8 @@ class StudyListPanel(QWidget):
     def set_sort_mode(self, mode: str) -> None:
         i = self.sort_combo.findData(mode)
         self.sort_combo.setCurrentIndex(max(i, 0))
-        self.proxy.set_sort_mode(self.sort_combo.currentData())
+        self._order = Qt.SortOrder.AscendingOrder
+        self._apply_sort()
 
     def sort_mode(self) -> str:
         return str(self.sort_combo.currentData())
@@ -235,7 +249,30 @@ class StudyListPanel(QWidget):
 
     @Slot(int)
     def _on_sort_changed(self, _index: int) -> None:
-        self.proxy.set_sort_mode(self.sort_combo.currentData())
+        self._order = Qt.SortOrder.AscendingOrder
+        self._apply_sort()
+
+    @Slot(int)
+    def _on_header_clicked(self, col: int) -> None:
+        """A click on a column header sorts by that column; a second click reverses it."""
+        mode = COLUMN_SORT.get(col, "added")
+        if mode == self.sort_mode():
+            self._order = (Qt.SortOrder.DescendingOrder if self._order == Qt.SortOrder.AscendingOrder
+                           else Qt.SortOrder.AscendingOrder)
+            self._apply_sort()
+        else:
+            self.sort_combo.setCurrentIndex(max(self.sort_combo.findData(mode), 0))  # sorts ascending
+
+    def _apply_sort(self) -> None:
+        mode = self.sort_mode()
+        self.model.resort_pinned()
+        self.proxy.set_sort_mode(mode, self._order)
+        col = next((c for c, m in COLUMN_SORT.items() if m == mode), -1)
+        hh = self.table.horizontalHeader()
+        hh.blockSignals(True)
+        hh.setSortIndicatorShown(col >= 0)
+        hh.setSortIndicator(max(col, 0), self._order)
+        hh.blockSignals(False)
         cur = self.table.currentIndex()
         if cur.isValid():
             self.table.scrollTo(cur)
@@ -262,6 +299,6 @@ class StudyListPanel(QWidget):
         text = f"{r.path.name} — {r.status.value}"
         if r.error:
             text += f": {r.error}"
-        elif r.gate_reason:
-            text += f" ({r.gate_reason})"
+        elif r.withheld():
+            text += f" — {r.withheld()}"
         self.detail.setText(text)

@@ -1,4 +1,4 @@
-"""The main window's actions: keyboard, reviewer, opening dialogs, confirming, exporting, help.
+"""The main window's actions: reviewer, opening dialogs, confirming, drafts, the model's state, export, help.
 
 A mixin of :class:`~xray_desktop.ui.main_window.MainWindow`, kept apart so that the window
 module stays about layout and wiring; every method here uses only the window's attributes.
@@ -7,25 +7,14 @@ module stays about layout and wiring; every method here uses only the window's a
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, Qt, QUrl
-from PySide6.QtGui import QDesktopServices, QKeyEvent, QKeySequence, QShortcut
-from PySide6.QtWidgets import (
-    QAbstractSlider,
-    QAbstractSpinBox,
-    QApplication,
-    QComboBox,
-    QFileDialog,
-    QLineEdit,
-    QMessageBox,
-    QPlainTextEdit,
-    QTextEdit,
-    QWidget,
-)
+from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
+from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
@@ -41,10 +30,10 @@ from xray_desktop.ui.dialogs import (
     shortcuts_html,
 )
 from xray_desktop.ui.prediction_panel import unavailable_text
+from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 
 log = logging.getLogger(__name__)
-_TEXT_INPUTS = (QLineEdit, QTextEdit, QPlainTextEdit, QAbstractSpinBox)
 
 
 class WindowActions:
@@ -63,28 +52,10 @@ class WindowActions:
     _current_row: int
     _shown: Any
     _cache: Any
-
-    def _build_shortcuts(self) -> None:
-        # QShortcut in window context: text fields accept the ShortcutOverride for plain keys,
-        # so typing "p" in the note never sets the diagnosis.
-        dx = self.diagnosis_panel
-        table: list[tuple[str, Callable[[], None]]] = [
-            ("P", lambda: self._set_diagnosis(Diagnosis.PNEUMONIA)),
-            ("N", lambda: self._set_diagnosis(Diagnosis.NORMAL)),
-            ("I", lambda: self._set_diagnosis(Diagnosis.INDETERMINATE)),
-            ("O", lambda: self._set_diagnosis(Diagnosis.OTHER)),
-            ("J", lambda: self.list_panel.step(1)),
-            ("K", lambda: self.list_panel.step(-1)),
-            ("Ctrl+Return", self.confirm),
-            ("Ctrl+Enter", self.confirm),
-        ]
-        table += [(str(n), lambda n=n: dx.isEnabled() and dx.set_confidence(n)) for n in range(1, 6)]
-        self.shortcuts: dict[str, QShortcut] = {}
-        for key, fn in table:
-            sc = QShortcut(QKeySequence(key), self)
-            sc.setContext(Qt.ShortcutContext.WindowShortcut)
-            sc.activated.connect(fn)
-            self.shortcuts[key] = sc
+    drafts: dict[Path, Any]
+    model_status: Any
+    _pred_rid: int
+    discard_drafts_provider: Any
 
     def ensure_reviewer(self) -> str:
         """The reviewer's name, asking for it once when it is not set."""
@@ -99,6 +70,7 @@ class WindowActions:
             self.settings.set(keys.REVIEWER, dlg.name())
             self.settings.sync()
             self.statusBar().showMessage(f"Reviewer: {dlg.name()}", 4000)
+        self.activateWindow()  # the reading keys' shortcuts need the window active again
         return self.settings.get(keys.REVIEWER).strip()
 
     def open_files_dialog(self) -> None:
@@ -148,15 +120,20 @@ class WindowActions:
         r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
         md = r.metadata
         gate = "" if r.gate_accepted is None else ("accepted" if r.gate_accepted else f"rejected: {r.gate_reason}")
+        if r.gate_accepted and r.out_of_scope:
+            gate = f"accepted; {decision.out_of_scope_text(r.out_of_scope)}"
+        # A refused or out-of-scope study had no AI call: its read carries no AI fields.
+        v = r.verdict(threshold)
+        assessed = v.assessed and threshold is not None
         read_input = ReadInput(
             reviewer=reviewer, study_key=r.key, file_path=str(r.path), file_sha256=r.sha256,
             final_diagnosis=panel.diagnosis(), confidence=int(panel.confidence() or 0),
             patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
             birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
             accession=md.accession if md else "",
-            ai_probability=r.probability if threshold is not None else None,
-            threshold=threshold, operating_point=self.prediction_panel.operating_point_name() if threshold else "",
-            ai_label=r.ai_label(threshold), model_version=info.version if info else "",
+            ai_probability=v.probability if assessed else None, threshold=threshold if assessed else None,
+            operating_point=self.prediction_panel.operating_point_name() if assessed else "",
+            ai_label=v.label if assessed else "", model_version=info.version if info else "",
             model_sha256=info.sha256 if info else "", gate_result=gate, note=panel.note(),
             time_spent_ms=int(self._shown.elapsed()) if self._shown.isValid() else 0,
             supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
@@ -168,6 +145,9 @@ class WindowActions:
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
             return False
         log.info("read %s saved for study %s", read.id, key_hash(r.key))
+        self.drafts.pop(r.path, None)
+        panel.mark_saved()  # moving on must not keep the saved values as a "draft"
+        self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
         nxt = self.list_panel.next_row_where(
             row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
@@ -189,6 +169,66 @@ class WindowActions:
             self._on_current_changed(self.list_panel.current_source_row())
         else:
             self._refresh_diagnosis_panel(row)
+
+    # -- drafts ---------------------------------------------------------------------------
+    def _keep_draft(self, row: int) -> None:
+        panel = self.diagnosis_panel
+        if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
+            r = self.model.rows[row]
+            self.drafts[r.path] = panel.state()
+            self.statusBar().showMessage(f"Unsaved draft kept for {r.name} (this session only)", 5000)
+
+    def _discard_drafts_ok(self) -> bool:
+        n = len(self.drafts)
+        if self.discard_drafts_provider is not None:
+            return self.discard_drafts_provider(n)
+        answer = QMessageBox.question(
+            self, "Unsaved drafts",
+            f"{n} stud{'ies have' if n != 1 else 'y has'} an unconfirmed draft that will be lost. Quit anyway?")
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- model ----------------------------------------------------------------------------
+    @Slot(object)
+    def _on_model_loaded(self, info: Any) -> None:
+        s = self.settings
+        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
+                                       op_name=s.get(keys.OPERATING_POINT))
+        self.model_status.setText(f"AI model: {info.card.name} {info.version}")
+        self.statusBar().showMessage("AI model ready", 4000)
+        self.model.set_threshold(self.prediction_panel.threshold())
+        row = self._current_row
+        if row >= 0 and not self._pred_rid:
+            cached = self._cache.get(self.model.rows[row].path)
+            if cached is not None and cached.prediction is None:
+                self._pred_rid = self.inference.request(cached.study, heatmap=True)
+
+    @Slot(str)
+    def _on_model_failed(self, reason: str) -> None:
+        text = unavailable_text(reason)
+        self.prediction_panel.set_unavailable(reason)
+        self.model_status.setText("AI unavailable")
+        self.model_status.setToolTip(text)
+        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
+
+    def _threshold(self) -> float | None:
+        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
+
+    @Slot(float)
+    def _on_threshold_changed(self, threshold: float) -> None:
+        self.model.set_threshold(threshold)
+        self.settings.set(keys.THRESHOLD, threshold)
+        if self._current_row >= 0:
+            label = self.model.rows[self._current_row].ai_label(self._threshold())
+            self.diagnosis_panel.set_ai_label(label)
+            self.viewer.set_heatmap_positive(label == "PNEUMONIA")
+
+    @Slot(str)
+    def _on_operating_point_changed(self, name: str) -> None:
+        self.settings.set(keys.OPERATING_POINT, name)
+
+    @Slot(float)
+    def _on_prevalence_changed(self, fraction: float) -> None:
+        self.settings.set(keys.PREVALENCE, fraction)
 
     # -- dialogs and menu actions ---------------------------------------------------------
     def show_tags(self) -> None:
@@ -237,32 +277,11 @@ class WindowActions:
         self.last_export_box = box
         return n
 
-    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-        # Space held hides overlays: that needs press *and* release, which QShortcut cannot give.
-        # Down/Up move in the list unless a slider, spin box or text field wants the arrows.
-        kind = event.type()
-        if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and isinstance(obj, QWidget) \
-                and (obj is self or self.isAncestorOf(obj)):
-            ke: QKeyEvent = event  # type: ignore[assignment]
-            focus = QApplication.focusWidget()
-            plain = ke.modifiers() in (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
-            if ke.key() == Qt.Key.Key_Space and plain and not _typing(focus):
-                if not ke.isAutoRepeat():
-                    self.viewer.view.set_overlays_hidden(kind == QEvent.Type.KeyPress)
-                return True
-            if ke.key() == Qt.Key.Key_Question and not _typing(focus):
-                if kind == QEvent.Type.KeyPress:  # "?" is Shift+/ on most layouts: match the character
-                    self.show_shortcuts()
-                return True
-            if ke.key() in (Qt.Key.Key_Down, Qt.Key.Key_Up) and plain and not _typing(focus) \
-                    and not isinstance(focus, QAbstractSlider | QComboBox):
-                if kind == QEvent.Type.KeyPress:
-                    self.list_panel.step(1 if ke.key() == Qt.Key.Key_Down else -1)
-                return True
-        return super().eventFilter(obj, event)
+    def focus_work_list(self) -> None:
+        """Put the keyboard focus on the work list (Esc from a text field, after a confirm)."""
+        self.list_panel.table.setFocus(Qt.FocusReason.OtherFocusReason)
 
-
-def _typing(w: QWidget | None) -> bool:
-    if isinstance(w, QComboBox):
-        return w.isEditable()
-    return isinstance(w, _TEXT_INPUTS)
+    def leave_text_field(self) -> None:
+        """If the focus is in a text field, move it to the work list: keys are commands again."""
+        if is_typing(QApplication.focusWidget()):
+            self.focus_work_list()
