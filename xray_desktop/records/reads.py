@@ -129,7 +129,7 @@ def normalized(read: ReadInput) -> ReadInput:
         if "\x00" in getattr(read, name):
             raise InvalidReadError(f"{name} must not contain NUL characters")
     if not read.reviewer.strip():
-        raise InvalidReadError("the reviewer name is required (set it in the preferences)")
+        raise InvalidReadError("the reviewer name is required (in the GUI: File > Change reviewer…)")
     if not read.study_key.strip():
         raise InvalidReadError("study_key is required")
     try:
