@@ -108,7 +108,9 @@ def _number(value: Any, what: str) -> float:
     return float(value)
 
 
-def _temperature(calibration: Mapping[str, Any]) -> float:
+def _temperature(calibration: Any) -> float:
+    if not isinstance(calibration, Mapping):
+        raise CardError("model card's calibration must be an object")
     t = _number(calibration["temperature"], "calibration temperature")
     if t <= 0:
         raise CardError(f"model card's calibration temperature must be positive, not {t!r}")
