@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from xray_desktop.domain import Diagnosis
+from xray_desktop.settings import PREVALENCE
 
 PNEUMONIA, NORMAL, NO_LABEL = "PNEUMONIA", "NORMAL", ""
 AGREE, DISAGREE, NOT_APPLICABLE = "agree", "disagree", "n/a"
@@ -168,7 +169,7 @@ class RocTable:
         if self.thresholds.size < 2:
             raise ValueError("a ROC table needs at least two thresholds")
 
-    def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
+    def rates_at(self, threshold: float, prevalence: float = PREVALENCE[1]) -> Rates:
         """Sensitivity/specificity at ``threshold`` (interpolated) and PPV/NPV at ``prevalence``."""
         t = float(np.clip(threshold, self.thresholds[0], self.thresholds[-1]))
         sens = float(np.interp(t, self.thresholds, self.sensitivity))

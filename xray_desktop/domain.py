@@ -1,4 +1,6 @@
-"""Plain values shared by every layer: studies, predictions, reads.
+"""Plain values shared by every layer: studies, predictions, the diagnosis vocabulary.
+
+Reads (a radiologist's confirmed diagnosis) are records values: ``records.reads``.
 
 Nothing here imports Qt or TensorFlow; the arrows between layers carry these.
 """

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from platformdirs import user_config_dir, user_data_dir, user_log_dir
 
@@ -27,8 +28,11 @@ ENV_SETTINGS = "XRAY_DESKTOP_SETTINGS"  # the GUI's ini file (tests point it at 
 
 # Radiologist preferences (QSettings keys in the GUI) and their defaults.
 REVIEWER = ("reviewer/name", "")
+# Per model: read and write these through model_setting_key, so that a threshold chosen for
+# one model never applies to another.
 THRESHOLD = ("ai/threshold", None)  # None: the model card's default operating point
 OPERATING_POINT = ("ai/operating_point", "")  # "" = the card's default
+PER_MODEL = (THRESHOLD, OPERATING_POINT)
 PREVALENCE = ("ai/prevalence", 0.30)  # see ui: pediatric ED pneumonia prevalence, stated there
 HEATMAP_VISIBLE = ("view/heatmap_visible", True)
 HEATMAP_OPACITY = ("view/heatmap_opacity", 0.45)
@@ -43,6 +47,20 @@ WINDOW_STATE = ("window/state", None)
 SPLITTER = ("window/splitter", None)
 RIGHT_SPLITTER = ("window/right_splitter", None)  # AI panel | diagnosis form heights
 WORKLIST_HEADER = ("window/worklist_header", None)  # column widths and order
+
+
+def model_setting_key(spec: tuple[str, Any], model_sha256: str) -> tuple[str, Any]:
+    """``spec`` (one of ``PER_MODEL``) for the model with this SHA-256: ``models/<sha256>/<key>``.
+
+    A value stored under the global key (before settings were per model) belongs to no
+    model and is not read: the card's default applies until the reader chooses again.
+    """
+    if spec not in PER_MODEL:
+        raise ValueError(f"{spec[0]} is not a per-model setting")
+    sha = model_sha256.lower()
+    if len(sha) != 64 or not all(c in "0123456789abcdef" for c in sha):
+        raise ValueError("a per-model setting needs the model's SHA-256 (64 hex digits)")
+    return f"models/{sha}/{spec[0]}", spec[1]
 
 
 def private_dir(path: Path, tighten: bool = True) -> Path:

@@ -134,7 +134,7 @@ def test_altered_gate_file_is_refused(copy_dir):
 def test_thresholds_come_from_the_card(clf):
     assert clf.operating_point().name == "balanced"
     assert clf.operating_point("high-sensitivity").threshold == 0.2
-    r = clf.rates_at(0.5, prevalence=0.3)
+    r = clf.card.rates_at(0.5, prevalence=0.3)
     assert r.sensitivity == pytest.approx(0.875, abs=1e-3) and 0 < r.ppv < 1 and 0 < r.npv < 1
 
 

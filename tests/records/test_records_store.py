@@ -127,7 +127,6 @@ def test_amend_chain_latest_and_history(store: Store) -> None:
     assert store.latest_for("missing") is None
     assert [r.id for r in store.history("A")] == [first.id, fix.id, fix2.id]
     assert store.history("missing") == []
-    assert store.latest_by_keys(["A", "B", "missing", "A"]) == {"A": fix2, "B": other}
     assert [r.id for r in store.reads()] == [other.id, fix2.id]
     assert [r.id for r in store.reads(latest_only=False)] == [1, 2, 3, 4]
     # chain links
@@ -135,12 +134,6 @@ def test_amend_chain_latest_and_history(store: Store) -> None:
     assert chain[0].prev_hash == GENESIS
     assert all(b.prev_hash == a.row_hash for a, b in zip(chain, chain[1:], strict=False))
     assert store.verify().ok and store.verify().checked == 4
-
-
-def test_latest_by_keys_many(store: Store) -> None:
-    store.add_reads(make_input(study_key=f"k{i}") for i in range(1200))
-    got = store.latest_by_keys(f"k{i}" for i in range(0, 1300, 2))
-    assert len(got) == 600 and all(k == r.study_key for k, r in got.items())
 
 
 def test_reads_filters(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:

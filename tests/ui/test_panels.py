@@ -87,14 +87,33 @@ def test_threshold_in_the_window_relabels_rows_and_is_remembered(qtbot, make_win
     panel.slider.setValue(to_slider(0.7))
     assert w.model.index(mid, 4).data() == "Normal" and panel.ai_label_text() == "AI: Normal"
     assert panel.sensitivity_label.text() != sens_low
-    assert settings_store.get_optional_float(keys.THRESHOLD) == pytest.approx(0.7, abs=2e-3)
+    sha = panel.card.sha256
+    saved = settings_store.get_optional_float(keys.model_setting_key(keys.THRESHOLD, sha))
+    assert saved == pytest.approx(0.7, abs=2e-3)
     panel.apply_operating_point("high-specificity")
-    assert settings_store.get(keys.OPERATING_POINT) == "high-specificity"
+    assert settings_store.get(keys.model_setting_key(keys.OPERATING_POINT, sha)) == "high-specificity"
+    assert settings_store.get_optional_float(keys.THRESHOLD) is None  # nothing global to leak
     w.close()
     # A new window starts at the remembered operating point.
     w2 = make_window()
     assert w2.prediction_panel.operating_point_name() == "high-specificity"
     assert w2.prediction_panel.threshold() == 0.75
+
+
+def test_a_threshold_saved_for_one_model_does_not_apply_to_another(qtbot, make_window, settings_store, monkeypatch):
+    w = make_window()
+    w.prediction_panel.set_threshold(0.3)
+    w.close()
+    import fakes
+
+    other = fakes.card_data()
+    other["sha256"] = "e" * 64  # another model file
+    monkeypatch.setattr(fakes, "make_card", lambda: fakes.ModelCard(other))
+    w2 = make_window()
+    assert w2.prediction_panel.card.sha256 == "e" * 64
+    default = w2.prediction_panel.card.operating_point().threshold
+    assert abs(default - 0.3) > 0.01
+    assert w2.prediction_panel.threshold() == pytest.approx(default)
 
 
 def test_diagnosis_panel_requires_complete_input(qtbot):

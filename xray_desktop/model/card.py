@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,35 +11,23 @@ import numpy as np
 
 from xray_desktop.decision import Rates, RocTable, predictive_values
 from xray_desktop.io.age import format_age
+from xray_desktop.model.spec import AGE_KEY, OPERATING_POINTS, CardError, ModelSpec, OperatingPoint
+from xray_desktop.settings import PREVALENCE
 
-__all__ = ["CardError", "ModelCard", "OperatingPoint", "Rates", "predictive_values"]
+__all__ = ["AGE_KEY", "OPERATING_POINTS", "CardError", "ModelCard", "ModelSpec", "OperatingPoint", "Rates",
+           "predictive_values"]
 
 CARD_FILE = "model_card.json"
 REQUIRED = ("name", "version", "file", "sha256", "input", "calibration", "roc", "operating_points",
             "default_operating_point")
-# Intended ages, [from, to): in scope when from <= age < to (years). Optional: a card without it
-# checks no age.
-AGE_KEY = "intended_age_years"
-# Named operating points every card must offer (the GUI shows them as presets).
-OPERATING_POINTS = ("high-sensitivity", "balanced", "high-specificity")
-
-
-class CardError(Exception):
-    """The model card is missing or malformed; ``str()`` says what is wrong."""
-
-
-@dataclass(frozen=True)
-class OperatingPoint:
-    """A named threshold on the calibrated probability, with its validation rates."""
-
-    name: str
-    threshold: float
-    sensitivity: float
-    specificity: float
 
 
 class ModelCard:
-    """A parsed ``model_card.json``; read-only."""
+    """A parsed ``model_card.json``; read-only.
+
+    ``spec`` holds the typed entries the code uses (``model/spec.py``); ``data`` the whole
+    card, for the documentation sections shown to people.
+    """
 
     def __init__(self, data: dict[str, Any], path: Path | None = None) -> None:
         missing = [k for k in REQUIRED if k not in data]
@@ -53,13 +40,8 @@ class ModelCard:
             raise CardError("model card ROC table has fewer than two rows")
         self._t = np.array([r["threshold"] for r in roc], dtype=np.float64)
         self._sens = np.array([r["sensitivity"] for r in roc], dtype=np.float64)
-        self._spec = np.array([r["specificity"] for r in roc], dtype=np.float64)
-        for name in OPERATING_POINTS:
-            if name not in data["operating_points"]:
-                raise CardError(f"model card has no '{name}' operating point")
-        if data["default_operating_point"] not in data["operating_points"]:
-            raise CardError("model card's default operating point is not among its operating points")
-        self._ages = _age_range(data.get(AGE_KEY))
+        self._specificity = np.array([r["specificity"] for r in roc], dtype=np.float64)
+        self.spec = ModelSpec.from_card(data)
 
     @classmethod
     def load(cls, model_dir: Path) -> ModelCard:
@@ -81,37 +63,37 @@ class ModelCard:
     # -- identity ---------------------------------------------------------------------
     @property
     def name(self) -> str:
-        return str(self.data["name"])
+        return self.spec.name
 
     @property
     def version(self) -> str:
-        return str(self.data["version"])
+        return self.spec.version
 
     @property
     def sha256(self) -> str:
-        return str(self.data["sha256"])
+        return self.spec.sha256
 
     @property
     def model_file(self) -> str:
-        return str(self.data["file"])
+        return self.spec.file
 
     @property
     def temperature(self) -> float:
-        return float(self.data["calibration"]["temperature"])
+        return self.spec.temperature
 
     @property
     def bias(self) -> float:
-        return float(self.data["calibration"].get("bias", 0.0))
+        return self.spec.bias
 
     @property
     def default_operating_point(self) -> str:
-        return str(self.data["default_operating_point"])
+        return self.spec.default_operating_point
 
     # -- intended use -----------------------------------------------------------------
     @property
     def intended_age_years(self) -> tuple[float, float] | None:
         """(from, to) in years, in scope when from <= age < to; None when the card sets no range."""
-        return self._ages
+        return self.spec.intended_age_years
 
     def out_of_scope(self, age_years: float | None) -> str:
         """Why a study is outside the intended use, e.g. "outside intended use (age 62 y)"; "" if not.
@@ -119,38 +101,32 @@ class ModelCard:
         An unknown age (PNG/JPEG, a DICOM without age or dates) is not out of scope: the
         reader knows the patient; the README says so.
         """
-        if self._ages is None or age_years is None or not math.isfinite(age_years):
+        ages = self.spec.intended_age_years
+        if ages is None or age_years is None or not math.isfinite(age_years):
             return ""
-        lo, hi = self._ages
+        lo, hi = ages
         return "" if lo <= age_years < hi else f"outside intended use (age {format_age(age_years)})"
 
     # -- thresholds -----------------------------------------------------------------
     def roc_points(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(thresholds ascending, sensitivity, specificity) of the validation ROC."""
-        return self._t.copy(), self._sens.copy(), self._spec.copy()
+        return self._t.copy(), self._sens.copy(), self._specificity.copy()
 
     def operating_point(self, name: str | None = None) -> OperatingPoint:
         """A named operating point (the card's default when ``name`` is None)."""
-        name = name or self.default_operating_point
-        try:
-            op = self.data["operating_points"][name]
-        except KeyError:
-            known = ", ".join(sorted(self.data["operating_points"]))
-            raise CardError(f"unknown operating point '{name}' (known: {known})") from None
-        return OperatingPoint(name, float(op["threshold"]), float(op["sensitivity"]), float(op["specificity"]))
+        return self.spec.operating_point(name or self.default_operating_point)
 
     def operating_points(self) -> list[OperatingPoint]:
         """Every named operating point, most sensitive first."""
-        ops = [self.operating_point(n) for n in self.data["operating_points"]]
-        return sorted(ops, key=lambda o: o.threshold)
+        return sorted(self.spec.operating_points, key=lambda o: o.threshold)
 
-    def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
+    def rates_at(self, threshold: float, prevalence: float = PREVALENCE[1]) -> Rates:
         """Validation sensitivity/specificity at ``threshold`` (interpolated) and PPV/NPV."""
         return self.roc_table().rates_at(threshold, prevalence)
 
     def roc_table(self) -> RocTable:
         """The validation ROC as a :class:`~xray_desktop.decision.RocTable`."""
-        return RocTable(self._t, self._sens, self._spec)
+        return RocTable(self._t, self._sens, self._specificity)
 
     def calibrate(self, logit: float | np.ndarray) -> np.ndarray:
         """Calibrated probability from a raw logit (temperature + bias fitted on validation)."""
@@ -158,15 +134,3 @@ class ModelCard:
 
         return sigmoid((np.asarray(logit, dtype=np.float64) + self.bias) / self.temperature)
 
-
-def _age_range(value: Any) -> tuple[float, float] | None:
-    """The card's ``intended_age_years`` [from, to] as floats; CardError when malformed."""
-    if value is None:
-        return None
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise CardError(f"model card's {AGE_KEY} must be [from, to] in years, not {value!r}") from None
-    if not (math.isfinite(lo) and math.isfinite(hi) and 0 <= lo < hi):
-        raise CardError(f"model card's {AGE_KEY} must be [from, to] with 0 <= from < to, not {value!r}")
-    return lo, hi

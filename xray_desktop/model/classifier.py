@@ -17,7 +17,7 @@ import numpy as np
 
 from xray_desktop.domain import Prediction, Study
 from xray_desktop.io.loader import file_sha256
-from xray_desktop.model.card import CardError, ModelCard, OperatingPoint, Rates
+from xray_desktop.model.card import CardError, ModelCard, OperatingPoint
 from xray_desktop.model.gate import OodModel, rule_check
 from xray_desktop.model.heatmap import SCALE_LOGIT as HEAT_SCALE_LOGIT
 from xray_desktop.model.heatmap import heatmap as make_heatmap
@@ -149,10 +149,6 @@ class Classifier:
     def operating_point(self, name: str | None = None) -> OperatingPoint:
         """A named operating point from the card (default when None)."""
         return self.card.operating_point(name)
-
-    def rates_at(self, threshold: float, prevalence: float = 0.3) -> Rates:
-        """Validation sensitivity/specificity at a threshold, with PPV/NPV at a prevalence."""
-        return self.card.rates_at(threshold, prevalence)
 
     # -- inference ------------------------------------------------------------------------
     def _run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

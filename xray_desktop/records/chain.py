@@ -8,7 +8,8 @@ refused; floats use Python's shortest round-trip repr, which SQLite REAL preserv
 
 Columns added by later migrations are hashed only when they differ from their default
 (see ``LATE_FIELDS``), so rows written before a column existed still verify afterwards,
-and any later non-default value is still covered by the hash.
+and any later non-default value is still covered by the hash. Both field lists come from
+``columns.COLUMNS`` (``hashed``, ``since``, ``default``).
 """
 
 from __future__ import annotations
@@ -17,19 +18,15 @@ import hashlib
 import json
 from collections.abc import Mapping
 
+from xray_desktop.records.columns import COLUMNS
+
 GENESIS = "0" * 64
 
 # Columns hashed for every row (schema v1), in no particular order: JSON sorts keys.
-CORE_FIELDS = (
-    "id", "created_at", "reviewer", "study_key", "file_path", "file_sha256",
-    "final_diagnosis", "confidence", "patient_id", "patient_name", "birth_date",
-    "study_date", "accession", "ai_probability", "threshold", "operating_point",
-    "ai_label", "model_version", "model_sha256", "gate_result", "note",
-    "time_spent_ms", "supersedes",
-)  # fmt: skip
+CORE_FIELDS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.hashed and c.since == 1)
 
 # Columns added after v1 -> their default; hashed only when not the default.
-LATE_FIELDS: dict[str, object] = {"other_finding": ""}
+LATE_FIELDS: dict[str, object] = {c.name: c.default for c in COLUMNS if c.hashed and (c.since or 0) > 1}
 
 
 def canonical_content(row: Mapping[str, object]) -> bytes:

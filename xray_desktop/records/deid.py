@@ -15,10 +15,13 @@ import hmac
 import os
 import secrets
 import tempfile
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from xray_desktop import settings
+from xray_desktop.records.columns import COLUMNS, Deid
 from xray_desktop.records.reads import StoreError
 
 SALT_BYTES = 32
@@ -126,14 +129,26 @@ def year_only(text: str) -> str:
     return text[:4] if len(text) >= 4 and text[:4].isascii() and text[:4].isdigit() else ""
 
 
+# Deid.CATEGORY columns -> the function that reduces a value to its category.
+CATEGORISERS: dict[str, Callable[[str], str]] = {"gate_result": generalised_gate}
+
+
+def _year(value: object) -> str:
+    return str(value.year) if isinstance(value, datetime) else year_only(str(value))
+
+
 def deid_values(read: Any, pseudo: Pseudonymizer) -> dict[str, object]:
     """The de-identified export's replacements for one read's kept columns.
 
-    Times are coarsened alike: the study date and the read's own time to their year.
+    Which columns and how come from ``columns.COLUMNS``: study keys pseudonymised, the study
+    date and the read's own time coarsened alike to their year, gate reasons to a category.
     """
-    return {
-        "study_key": pseudo(read.study_key),
-        "study_date": year_only(read.study_date),
-        "created_at": str(read.created_at.year),
-        "gate_result": generalised_gate(read.gate_result),
-    }
+    out: dict[str, object] = {}
+    for col in COLUMNS:
+        if col.deid is Deid.PSEUDONYMISE:
+            out[col.name] = pseudo(getattr(read, col.name))
+        elif col.deid is Deid.YEAR:
+            out[col.name] = _year(getattr(read, col.name))
+        elif col.deid is Deid.CATEGORY:
+            out[col.name] = CATEGORISERS[col.name](getattr(read, col.name))
+    return out

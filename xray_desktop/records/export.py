@@ -32,6 +32,7 @@ from typing import Literal, TextIO
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records import anchor as anchors
 from xray_desktop.records.atomic import STALE_TEMP_S, atomic_write
+from xray_desktop.records.columns import COLUMNS, Deid
 from xray_desktop.records.deid import Pseudonymizer, deid_values
 from xray_desktop.records.reads import Read, VerifyResult
 from xray_desktop.records.store import Store
@@ -51,23 +52,10 @@ _INVISIBLE = "".join(chr(c) for c in range(0x21) if chr(c).isspace()) + (
 )
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
-READS_COLUMNS = (
-    "id", "created_at", "reviewer", "study_key",
-    "patient_id", "patient_name", "birth_date", "study_date", "accession", "file_path",
-    "file_sha256", "final_diagnosis", "other_finding", "confidence",
-    "ai_probability", "threshold", "operating_point", "ai_label", "agreement",
-    "model_version", "model_sha256", "gate_result", "note", "time_spent_ms",
-    "supersedes", "prev_hash", "row_hash",
-)  # fmt: skip
-# Dropped by the de-identified export: direct identifiers, the file path (it often holds
-# the patient's name), the file hash (a unique key back to the PHI-bearing file), free text
-# (note, other_finding: people type names into them) and the chain hashes (computed over
-# PHI). Coarsened (deid.deid_values): study_date and created_at to the year (HIPAA Safe
-# Harbor keeps years), gate_result to its fixed category (reasons quote file headers).
-DEID_DROPPED = (
-    "patient_id", "patient_name", "birth_date", "accession", "file_path", "file_sha256",
-    "note", "other_finding", "prev_hash", "row_hash",
-)  # fmt: skip
+# The plain export's columns and those the de-identified export drops; the reasons, and the
+# coarsened ones (deid.deid_values), are declared with each column in records/columns.py.
+READS_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.exported)
+DEID_DROPPED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.exported and c.deid is Deid.DROP)
 MRMC_COLUMNS = ("reader", "case", "truth", "rating")
 
 Layout = Literal["reads", "mrmc"]

@@ -5,8 +5,10 @@ own ``BEGIN IMMEDIATE`` transaction together with the ``user_version`` bump (SQL
 is transactional), so a crash mid-migration leaves the previous version intact, and two
 processes opening an old database at once migrate it exactly once.
 
-Never edit a released migration: add a new one. Columns added later must also be listed
-in ``chain.LATE_FIELDS`` so the rows written before them keep verifying.
+Never edit a released migration: add a new one. A column a migration adds must also be
+declared in ``columns.COLUMNS`` with ``since`` = the new version and the SQL default as its
+``default`` (the chain then hashes it only when not the default, so rows written before it
+keep verifying); ``tests/records/test_records_columns.py`` checks the table against it.
 """
 
 from __future__ import annotations

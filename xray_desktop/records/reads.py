@@ -14,6 +14,7 @@ from datetime import datetime
 
 from xray_desktop.decision import AGREE, DISAGREE, NOT_APPLICABLE, agreement
 from xray_desktop.domain import Diagnosis
+from xray_desktop.records.columns import COLUMNS, INPUT, Phi
 
 __all__ = ["AGREE", "DISAGREE", "NOT_APPLICABLE", "agreement"]
 
@@ -21,7 +22,7 @@ AI_LABELS = ("PNEUMONIA", "NORMAL", "")
 
 # Columns that identify the patient. The schema keeps them next to each other and the
 # de-identified export drops (or coarsens) them; nothing in this package logs them.
-PHI_FIELDS = ("patient_id", "patient_name", "birth_date", "study_date", "accession")
+PHI_FIELDS = tuple(c.name for c in COLUMNS if c.phi is Phi.IDENTIFIER)
 
 
 class StoreError(Exception):
@@ -99,11 +100,8 @@ class VerifyResult:
     head_hash: str = ""
 
 
-_TEXT_FIELDS = (
-    "reviewer", "study_key", "file_path", "file_sha256", "patient_id", "patient_name",
-    "birth_date", "study_date", "accession", "operating_point", "ai_label", "model_version",
-    "model_sha256", "gate_result", "note", "other_finding",
-)  # fmt: skip
+# Validated as strings without NUL: every input column whose value is text.
+_TEXT_FIELDS = tuple(c.name for c in INPUT if c.type is str)
 
 
 def _fraction(name: str, value: object) -> float | None:
@@ -131,7 +129,7 @@ def normalized(read: ReadInput) -> ReadInput:
         if "\x00" in getattr(read, name):
             raise InvalidReadError(f"{name} must not contain NUL characters")
     if not read.reviewer.strip():
-        raise InvalidReadError("the reviewer name is required (set it in the preferences)")
+        raise InvalidReadError("the reviewer name is required (in the GUI: File > Change reviewer…)")
     if not read.study_key.strip():
         raise InvalidReadError("study_key is required")
     try:

@@ -21,7 +21,6 @@ GUI is the main thread; other processes may write to the same file at the same t
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import random
@@ -36,6 +35,7 @@ from types import TracebackType
 
 from xray_desktop import settings
 from xray_desktop.domain import Diagnosis
+from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import migrations
 from xray_desktop.records.chain import GENESIS, row_hash
 from xray_desktop.records.identity import content_key
@@ -55,12 +55,6 @@ _INPUT_FIELDS = tuple(f.name for f in fields(ReadInput))
 _ALL_COLUMNS = ("id", "created_at", *_INPUT_FIELDS, "prev_hash", "row_hash")
 _SELECT = f"SELECT {', '.join(_ALL_COLUMNS)} FROM reads"
 _INSERT = f"INSERT INTO reads ({', '.join(_ALL_COLUMNS)}) VALUES ({', '.join('?' * len(_ALL_COLUMNS))})"
-_CHUNK = 500  # stays well under SQLite's bound-parameter limit
-
-
-def key_tag(study_key: str) -> str:
-    """A short one-way tag of a study key, the most a log line may say about a study."""
-    return hashlib.sha256(study_key.encode("utf-8")).hexdigest()[:12]
 
 
 def _friendly(exc: sqlite3.Error) -> str:
@@ -277,7 +271,7 @@ class Store:
                 conn.execute(_INSERT, [values[c] for c in _ALL_COLUMNS])
                 stored.append(_to_read(values))
         for read in stored:
-            log.info("saved read %d (study %s, %s)", read.id, key_tag(read.study_key), read.final_diagnosis.value)
+            log.info("saved read %d (study %s, %s)", read.id, key_hash(read.study_key), read.final_diagnosis.value)
         return stored
 
     @staticmethod
@@ -303,17 +297,6 @@ class Store:
         """The newest read of a study (its current confirmed diagnosis), or None."""
         found = self._query(f"{_SELECT} WHERE study_key = ? ORDER BY id DESC LIMIT 1", (study_key,))
         return found[0] if found else None
-
-    def latest_by_keys(self, keys: Iterable[str]) -> dict[str, Read]:
-        """study_key -> newest read, for those keys that have any read."""
-        unique = list(dict.fromkeys(keys))
-        out: dict[str, Read] = {}
-        for start in range(0, len(unique), _CHUNK):
-            chunk = unique[start : start + _CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            sql = f"{_SELECT} WHERE id IN (SELECT max(id) FROM reads WHERE study_key IN ({marks}) GROUP BY study_key)"
-            out.update((r.study_key, r) for r in self._query(sql, chunk))
-        return out
 
     def history(self, study_key: str) -> list[Read]:
         """Every read of a study, oldest first (the original, then its amendments)."""

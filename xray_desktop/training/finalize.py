@@ -14,6 +14,7 @@ from xray_desktop.model import metrics
 from xray_desktop.model.card import CARD_FILE
 from xray_desktop.model.gate import OodModel
 from xray_desktop.model.preprocess import INPUT_SIZE, PREPROCESSING_DESCRIPTION
+from xray_desktop.model.spec import SPEC_VERSION
 from xray_desktop.training.card_text import render_markdown
 from xray_desktop.training.probes import make_probes, reference_image
 
@@ -141,6 +142,7 @@ def write_artifacts(
     ref_path = out_dir / "reference.png"
     reference_image(ref_path)
     card: dict[str, Any] = {
+        "spec_version": SPEC_VERSION,  # model/spec.py: what the code checks in this card
         "name": "xray-desktop pediatric pneumonia CNN",
         "version": VERSION,
         "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),

@@ -191,8 +191,11 @@ class WindowActions:
     @Slot(object)
     def _on_model_loaded(self, info: Any) -> None:
         s = self.settings
-        self.prediction_panel.set_card(info.card, info.version, threshold=s.get_optional_float(keys.THRESHOLD),
-                                       op_name=s.get(keys.OPERATING_POINT))
+        # Per model (by SHA-256): a threshold chosen for one model never applies to another.
+        self.prediction_panel.set_card(
+            info.card, info.version,
+            threshold=s.get_optional_float(keys.model_setting_key(keys.THRESHOLD, info.card.sha256)),
+            op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, info.card.sha256)))
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
         self.statusBar().showMessage("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())
@@ -216,7 +219,7 @@ class WindowActions:
     @Slot(float)
     def _on_threshold_changed(self, threshold: float) -> None:
         self.model.set_threshold(threshold)
-        self.settings.set(keys.THRESHOLD, threshold)
+        self._set_model_setting(keys.THRESHOLD, threshold)
         if self._current_row >= 0:
             label = self.model.rows[self._current_row].ai_label(self._threshold())
             self.diagnosis_panel.set_ai_label(label)
@@ -224,7 +227,12 @@ class WindowActions:
 
     @Slot(str)
     def _on_operating_point_changed(self, name: str) -> None:
-        self.settings.set(keys.OPERATING_POINT, name)
+        self._set_model_setting(keys.OPERATING_POINT, name)
+
+    def _set_model_setting(self, spec: tuple[str, Any], value: object) -> None:
+        card = self.prediction_panel.card
+        if card is not None:  # no model, no per-model setting to keep
+            self.settings.set(keys.model_setting_key(spec, card.sha256), value)
 
     @Slot(float)
     def _on_prevalence_changed(self, fraction: float) -> None:
