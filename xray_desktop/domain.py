@@ -105,3 +105,20 @@ class Prediction:
     # Non-empty when the study is outside the model's intended use (e.g. "outside intended
     # use (age 62 y)"): the AI call is then withheld, like a gate refusal (decision.verdict).
     out_of_scope: str = ""
+
+
+class FailureKind(str, enum.Enum):  # noqa: UP042 - compared with plain strings in tests and logs
+    """Why a background job failed, so the GUI never has to guess from the message text."""
+
+    MODEL_REFUSED = "model_refused"  # the model failed a safety check (integrity, trust, code)
+    LOAD_ERROR = "load_error"  # the model or a study could not be loaded
+    ANALYSIS_ERROR = "analysis_error"  # a prediction raised
+    UNEXPECTED = "unexpected"  # a bug: anything else
+
+
+@dataclass(frozen=True)
+class WorkerFailure:
+    """A failure crossing the worker boundary. ``message`` is final: shown as-is, never re-prefixed."""
+
+    kind: FailureKind
+    message: str

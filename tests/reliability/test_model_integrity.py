@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from xray_desktop.domain import Diagnosis
+from xray_desktop.domain import Diagnosis, FailureKind
 
 
 def _flip_byte(folder: Path) -> None:
@@ -50,7 +50,6 @@ def test_tampered_model_leaves_a_working_viewer(qtbot, open_window, tiny_model_d
     from helpers import settled
 
     from xray_desktop.model.classifier import Classifier
-    from xray_desktop.ui.prediction_panel import unavailable_text
     from xray_desktop.ui.study_list import Status
 
     change, reason = TAMPERS[tamper]
@@ -67,8 +66,9 @@ def test_tampered_model_leaves_a_working_viewer(qtbot, open_window, tiny_model_d
     assert w.inference.error.startswith(reason)
     assert deserialised == [], "the tampered model was deserialised before being refused"
     assert w.model_status.text() == "AI unavailable"
-    assert w.model_status.toolTip() == unavailable_text(w.inference.error)
-    assert w.prediction_panel.status_label.text() == unavailable_text(w.inference.error)
+    assert w.inference.failure.kind == FailureKind.MODEL_REFUSED
+    assert w.model_status.toolTip() == w.inference.error  # shown once, never re-prefixed
+    assert w.prediction_panel.status_label.text() == w.inference.error
 
     folder = tmp_path / "studies"
     write_png(folder / "a.png", 0.3)

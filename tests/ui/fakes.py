@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from xray_desktop.domain import GateResult, Prediction, Study
+from xray_desktop.domain import FailureKind, GateResult, Prediction, Study
 from xray_desktop.model.card import ModelCard
+from xray_desktop.model.classifier import ModelError
 
 
 def _sens(t: float) -> float:
@@ -75,7 +76,7 @@ def factory(delay: float = 0.0, fail: str = "", holder: list | None = None, load
         if load_delay:
             time.sleep(load_delay)
         if fail:
-            raise RuntimeError(fail)
+            raise ModelError(fail, FailureKind.MODEL_REFUSED)  # as Classifier.load raises it
         c = FakeClassifier(delay)
         if holder is not None:
             holder.append(c)

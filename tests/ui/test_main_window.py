@@ -15,7 +15,7 @@ from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from xray_desktop.domain import Diagnosis
+from xray_desktop.domain import Diagnosis, FailureKind, WorkerFailure
 from xray_desktop.ui.dialogs import ExportOptions
 from xray_desktop.ui.study_list import Status
 
@@ -238,8 +238,13 @@ def test_model_failure_keeps_the_viewer_usable(qtbot, make_window, store, tmp_pa
     folder = make_folder(tmp_path, levels=(0.3, 0.6), broken=0)
     w = make_window(fail="AI model refused: model.keras fails its integrity check")
     assert w.inference.state == "failed"
+    assert w.inference.failure == WorkerFailure(FailureKind.MODEL_REFUSED,
+                                                "AI model refused: model.keras fails its integrity check")
     text = w.prediction_panel.status_label.text()
-    assert text == "AI unavailable: AI model refused: model.keras fails its integrity check"
+    assert text == "AI model refused: model.keras fails its integrity check"
+    # The typed failure is shown as the model layer wrote it: never re-prefixed, never doubled.
+    for shown in (text, w.model_status.toolTip(), w.statusBar().currentMessage()):
+        assert shown.count("AI model refused") == 1 and "unavailable: AI model" not in shown, shown
     assert "AI unavailable" in w.model_status.text()
     open_and_wait(qtbot, w, [folder], 2)
     assert [r.status for r in w.model.rows] == [Status.LOADED, Status.LOADED]
@@ -251,6 +256,16 @@ def test_model_failure_keeps_the_viewer_usable(qtbot, make_window, store, tmp_pa
     assert w.confirm()
     read = store.latest_for(w.model.rows[0].key)
     assert read.ai_probability is None and read.ai_label == "" and read.agreement == "n/a"
+
+
+def test_unexpected_model_load_error_is_typed(qtbot, make_window):
+    def broken_factory():
+        raise RuntimeError("boom")
+
+    w = make_window(classifier_factory=broken_factory)
+    assert w.inference.state == "failed"
+    assert w.inference.failure == WorkerFailure(FailureKind.UNEXPECTED, "AI model unavailable: boom")
+    assert w.prediction_panel.status_label.text() == "AI model unavailable: boom"
 
 
 def test_closing_mid_batch_does_not_hang(qtbot, make_window, tmp_path):

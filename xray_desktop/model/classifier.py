@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from xray_desktop.domain import Prediction, Study
+from xray_desktop.domain import FailureKind, Prediction, Study
 from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint
 from xray_desktop.model.gate import OodModel, rule_check
@@ -32,7 +32,20 @@ _FORBIDDEN_SUFFIXES = (".h5", ".hdf5", ".pb", ".pkl", ".pickle", ".joblib", ".tf
 
 
 class ModelError(Exception):
-    """The model is missing, fails its integrity check or cannot be loaded."""
+    """The model is missing, fails its integrity check or cannot be loaded.
+
+    ``kind`` says which (``MODEL_REFUSED`` for a failed safety check), so the GUI can tell
+    them apart without matching the message text.
+    """
+
+    def __init__(self, message: str, kind: FailureKind = FailureKind.LOAD_ERROR) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _refused(reason: str) -> ModelError:
+    """A model that failed a safety check: "AI model refused: <reason>"."""
+    return ModelError(f"AI model refused: {reason}", FailureKind.MODEL_REFUSED)
 
 
 def verify_model_dir(model_dir: Path, require_trust: bool = True) -> ModelCard:
@@ -48,16 +61,16 @@ def verify_model_dir(model_dir: Path, require_trust: bool = True) -> ModelCard:
         raise ModelError(f"AI model unavailable: {exc}") from None
     path = model_dir / card.model_file
     if path.suffix != ".keras" or path.name != Path(card.model_file).name:
-        raise ModelError(f"AI model refused: only a .keras file in the model folder is loaded, not {card.model_file}")
+        raise _refused(f"only a .keras file in the model folder is loaded, not {card.model_file}")
     stray = sorted(p.name for p in model_dir.iterdir() if p.suffix.lower() in _FORBIDDEN_SUFFIXES)
     if stray:
-        raise ModelError(f"AI model refused: unexpected file {stray[0]} in the model folder")
+        raise _refused(f"unexpected file {stray[0]} in the model folder")
     if not path.is_file():
         raise ModelError(f"AI model unavailable: {path.name} is missing from {model_dir}")
     digest = file_sha256(path)
     if digest != card.sha256:
-        raise ModelError(
-            f"AI model refused: {path.name} fails its integrity check "
+        raise _refused(
+            f"{path.name} fails its integrity check "
             f"(SHA-256 {digest[:12]}… does not match the model card's {card.sha256[:12]}…)"
         )
     _refuse_lambda(path)
@@ -65,11 +78,11 @@ def verify_model_dir(model_dir: Path, require_trust: bool = True) -> ModelCard:
     if gate.get("file"):
         gpath = model_dir / gate["file"]
         if not gpath.is_file() or file_sha256(gpath) != gate.get("sha256"):
-            raise ModelError(f"AI model refused: input-gate file {gate['file']} is missing or altered")
+            raise _refused(f"input-gate file {gate['file']} is missing or altered")
     identity = card_identity(card.data)
     if require_trust and not is_bundled(identity) and trusted_record(identity) is None:
-        raise ModelError(
-            f"AI model refused: not the bundled model (model card SHA-256 {identity[:16]}…) and not trusted; "
+        raise _refused(
+            f"not the bundled model (model card SHA-256 {identity[:16]}…) and not trusted; "
             f"to use it, run: xray-desktop model trust {model_dir}"
         )
     return card
@@ -81,9 +94,9 @@ def _refuse_lambda(path: Path) -> None:
         with zipfile.ZipFile(path) as zf:
             config = json.loads(zf.read("config.json"))
     except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise ModelError(f"AI model refused: {path.name} is not a valid .keras archive ({exc})") from None
+        raise _refused(f"{path.name} is not a valid .keras archive ({exc})") from None
     if '"Lambda"' in json.dumps(config):
-        raise ModelError(f"AI model refused: {path.name} contains a Lambda layer (arbitrary code)")
+        raise _refused(f"{path.name} contains a Lambda layer (arbitrary code)")
 
 
 class Classifier:

@@ -13,7 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal, Slot
 
-from xray_desktop.domain import Prediction
+from xray_desktop.domain import Prediction, WorkerFailure
 from xray_desktop.io import ScanItem
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records.identity import Resolved, resolve
@@ -176,15 +176,15 @@ class BatchController(QObject):
         # The batch needs only the probability; the heat map is made for the study on screen.
         self._predictions[self.inference.request(loaded.study, heatmap=False)] = row
 
-    @Slot(int, str)
-    def _on_load_failed(self, rid: int, reason: str) -> None:
+    @Slot(int, object)
+    def _on_load_failed(self, rid: int, failure: WorkerFailure) -> None:
         row = self._loads.pop(rid, None)
         if row is None:
             return
         r = self.model.rows[row]
-        r.status, r.error = Status.ERROR, reason
+        r.status, r.error = Status.ERROR, failure.message
         self.model.touch(row)
-        log.info("a study failed to load")  # the reason may quote a file name: not logged
+        log.info("a study failed to load (%s)", failure.kind.value)  # the reason may quote a file name: not logged
         self._complete()
 
     @Slot(int, object)
@@ -195,14 +195,14 @@ class BatchController(QObject):
         apply_prediction(self.model, row, prediction)
         self._complete()
 
-    @Slot(int, str)
-    def _on_prediction_failed(self, rid: int, reason: str) -> None:
+    @Slot(int, object)
+    def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
         row = self._predictions.pop(rid, None)
         if row is None:
             return
         r = self.model.rows[row]
         if r.status == Status.ANALYSING:
-            r.status, r.gate_reason = Status.LOADED, reason
+            r.status, r.gate_reason = Status.LOADED, failure.message
         self.model.touch(row)
         self._complete()
 

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
 )
 
 from xray_desktop import settings as keys
-from xray_desktop.domain import Prediction, Study
+from xray_desktop.domain import Prediction, Study, WorkerFailure
 from xray_desktop.records import StoreError
 from xray_desktop.ui.batch import BatchController, apply_prediction
 from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
@@ -196,7 +196,8 @@ class MainWindow(WindowActions, QMainWindow):
             self.prediction_panel.set_loading()
             self.inference.start()
         elif self.inference.state == "failed":
-            self._on_model_failed(self.inference.error)
+            assert self.inference.failure is not None  # "failed" always has one
+            self._on_model_failed(self.inference.failure)
 
     def open_paths(self, paths: list[str | Path]) -> None:
         """Open files and folders exactly as a drop does."""
@@ -326,14 +327,14 @@ class MainWindow(WindowActions, QMainWindow):
             self._view_rid = 0
             self._show(row, entry)
 
-    @Slot(int, str)
-    def _on_view_failed(self, rid: int, reason: str) -> None:
+    @Slot(int, object)
+    def _on_view_failed(self, rid: int, failure: WorkerFailure) -> None:
         if rid != self._view_rid or self._current_row < 0:
             return  # a prefetch: the batch reports that file's error itself
         r = self.model.rows[self._current_row]
-        r.status, r.error = Status.ERROR, reason
+        r.status, r.error = Status.ERROR, failure.message
         self.model.touch(self._current_row)
-        self.viewer.show_study(None, f"Cannot show {r.path.name}: {reason}")
+        self.viewer.show_study(None, f"Cannot show {r.path.name}: {failure.message}")
 
     @Slot(int, object)
     def _on_row_loaded(self, row: int, loaded: Loaded) -> None:
@@ -356,11 +357,11 @@ class MainWindow(WindowActions, QMainWindow):
         apply_prediction(self.model, row, prediction)
         self._show_prediction(row, prediction)
 
-    @Slot(int, str)
-    def _on_prediction_failed(self, rid: int, reason: str) -> None:
+    @Slot(int, object)
+    def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
         if rid == self._pred_rid:
             self._pred_rid = 0
-            self.prediction_panel.status_label.setText(reason)
+            self.prediction_panel.status_label.setText(failure.message)
 
     @Slot(object, object, object)
     def _on_rows_inserted(self, *_args: Any) -> None:

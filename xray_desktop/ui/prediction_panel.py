@@ -28,14 +28,6 @@ BAR_STEPS = 1000
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 
-def unavailable_text(reason: str) -> str:
-    """'AI unavailable: <reason>' without repeating a prefix the loader already wrote."""
-    for prefix in ("AI model unavailable:", "AI unavailable:"):
-        if reason.startswith(prefix):
-            reason = reason[len(prefix):].strip()
-    return f"AI unavailable: {reason}"
-
-
 class PredictionPanel(QWidget):
     """Shows one prediction and owns the threshold / operating point / prevalence controls."""
 
@@ -139,9 +131,10 @@ class PredictionPanel(QWidget):
         self.status_label.setText("Loading AI model…")
         self.status_label.setObjectName("hint")
 
-    def set_unavailable(self, reason: str) -> None:
+    def set_unavailable(self, message: str) -> None:
+        """Disable the controls and say why (``message`` is a WorkerFailure's, shown as-is)."""
         self.card = None
-        self.status_label.setText(unavailable_text(reason))
+        self.status_label.setText(message)
         self.status_label.setObjectName("error")
         self.status_label.setStyleSheet("")  # re-polish for the new object name
         self.controls.setEnabled(False)

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from xray_desktop import decision
 from xray_desktop import settings as keys
-from xray_desktop.domain import Diagnosis
+from xray_desktop.domain import Diagnosis, WorkerFailure
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import ReadInput, StoreError
 from xray_desktop.records.export import export_reads
@@ -29,7 +29,6 @@ from xray_desktop.ui.dialogs import (
     model_card_html,
     shortcuts_html,
 )
-from xray_desktop.ui.prediction_panel import unavailable_text
 from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 
@@ -205,10 +204,10 @@ class WindowActions:
             if cached is not None and cached.prediction is None:
                 self._pred_rid = self.inference.request(cached.study, heatmap=True)
 
-    @Slot(str)
-    def _on_model_failed(self, reason: str) -> None:
-        text = unavailable_text(reason)
-        self.prediction_panel.set_unavailable(reason)
+    @Slot(object)
+    def _on_model_failed(self, failure: WorkerFailure) -> None:
+        text = failure.message  # final: shown as-is, never re-prefixed
+        self.prediction_panel.set_unavailable(text)
         self.model_status.setText("AI unavailable")
         self.model_status.setToolTip(text)
         self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
@@ -246,7 +245,7 @@ class WindowActions:
     def show_model_card(self) -> None:
         info = self.inference.info
         if info is None:
-            html = f"<p>{unavailable_text(self.inference.error or 'the model is still loading')}</p>"
+            html = f"<p>{self.inference.error or 'AI model unavailable: the model is still loading'}</p>"
         else:
             html = model_card_html(info.card, info.version, info.sha256)
         TextDialog("About the AI model", html, self).exec()

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool, QTimer, Signal, Slot
 
-from xray_desktop.domain import Prediction, Study
+from xray_desktop.domain import FailureKind, Prediction, Study, WorkerFailure
 from xray_desktop.io import StudyLoadError, load_study, scan
 from xray_desktop.records import Read, ReadInput, Store
 from xray_desktop.ui.thumbnails import encode_thumbnail
@@ -75,6 +75,18 @@ class Loaded:
     thumbnail: bytes  # JPEG, see ui/thumbnails.py
 
 
+def model_failure(exc: BaseException) -> WorkerFailure:
+    """Type a model-load exception once, here: its message is shown as-is from then on.
+
+    The model layer's ``ModelError`` carries its kind and a finished sentence ("AI model
+    refused: …", "AI model unavailable: …"); anything else is a bug in the loader.
+    """
+    kind = getattr(exc, "kind", None)
+    if isinstance(kind, FailureKind):
+        return WorkerFailure(kind, str(exc) or type(exc).__name__)
+    return WorkerFailure(FailureKind.UNEXPECTED, f"AI model unavailable: {str(exc) or type(exc).__name__}")
+
+
 # -- inference -------------------------------------------------------------------------------
 
 
@@ -82,15 +94,15 @@ class InferenceWorker(QObject):
     """Owns the classifier; its methods run on the inference thread, one request at a time."""
 
     model_loaded = Signal(object)  # ModelInfo
-    model_failed = Signal(str)  # reason, for the user
+    model_failed = Signal(object)  # WorkerFailure
     prediction_ready = Signal(int, object)  # request id, Prediction
-    failed = Signal(int, str)  # request id, reason
+    failed = Signal(int, object)  # request id, WorkerFailure
 
     def __init__(self, factory: Callable[[], ClassifierLike]) -> None:
         super().__init__()
         self._factory = factory
         self._classifier: ClassifierLike | None = None
-        self._error = ""
+        self._error: WorkerFailure | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._cancelled: set[int] = set()
@@ -103,8 +115,8 @@ class InferenceWorker(QObject):
         try:
             self._classifier = self._factory()
         except Exception as exc:  # noqa: BLE001 - any load failure leaves the app a plain viewer
-            self._error = str(exc) or type(exc).__name__
-            log.warning("model load failed: %s", self._error)
+            self._error = model_failure(exc)
+            log.warning("model load failed (%s): %s", self._error.kind.value, self._error.message)
             self.model_failed.emit(self._error)
             return
         c = self._classifier
@@ -116,13 +128,13 @@ class InferenceWorker(QObject):
         if self._stop.is_set() or self._take_cancelled(request_id):
             return
         if self._classifier is None:
-            self.failed.emit(request_id, self._error or "model not loaded")
+            self.failed.emit(request_id, self._error or WorkerFailure(FailureKind.LOAD_ERROR, "model not loaded"))
             return
         try:
             prediction = self._classifier.predict(study, heatmap=heatmap)
         except Exception as exc:  # noqa: BLE001 - one bad study must not kill the worker
             log.warning("prediction %d failed: %s", request_id, exc)
-            self.failed.emit(request_id, f"analysis failed: {exc}")
+            self.failed.emit(request_id, WorkerFailure(FailureKind.ANALYSIS_ERROR, f"analysis failed: {exc}"))
             return
         if not self._stop.is_set():
             self.prediction_ready.emit(request_id, prediction)
@@ -149,20 +161,21 @@ class InferenceService(QObject):
     predict_requested = Signal(int, object, bool)  # request id, Study, want a heat map
     _load_requested = Signal()  # asks the worker to load the model on its thread
     model_loaded = Signal(object)  # ModelInfo
-    model_failed = Signal(str)  # reason
+    model_failed = Signal(object)  # WorkerFailure
     prediction_ready = Signal(int, object)  # request id, Prediction
-    failed = Signal(int, str)  # request id, reason
+    failed = Signal(int, object)  # request id, WorkerFailure
 
     def __init__(self, factory: Callable[[], ClassifierLike] | None, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.state = "idle"  # idle -> loading -> ready | failed
         self.info: ModelInfo | None = None
-        self.error = ""
+        self.failure: WorkerFailure | None = None
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[tuple[Callable[..., None], tuple[Any, ...]] | None] = queue.Queue()
         self._worker: InferenceWorker | None = None
         if factory is None:
-            self.state, self.error = "failed", "no model configured"
+            self.state = "failed"
+            self.failure = WorkerFailure(FailureKind.LOAD_ERROR, "AI model unavailable: no model configured")
             return
         # A Python thread, not a QThread: TensorFlow's pybind11 code re-acquires the GIL on
         # error paths, and on a QThread that was seen to deadlock the whole process when a
@@ -228,10 +241,15 @@ class InferenceService(QObject):
         self.state, self.info = "ready", info
         self.model_loaded.emit(info)
 
-    @Slot(str)
-    def _on_model_failed(self, reason: str) -> None:
-        self.state, self.error = "failed", reason
-        self.model_failed.emit(reason)
+    @property
+    def error(self) -> str:
+        """The message of the model failure, or "" (for text-only callers such as the model card)."""
+        return self.failure.message if self.failure is not None else ""
+
+    @Slot(object)
+    def _on_model_failed(self, failure: WorkerFailure) -> None:
+        self.state, self.failure = "failed", failure
+        self.model_failed.emit(failure)
 
 
 # -- file loading ----------------------------------------------------------------------------
@@ -241,7 +259,7 @@ class LoadSignals(QObject):
     """Long-lived signals object shared by the tasks of one owner (tasks die, this doesn't)."""
 
     loaded = Signal(int, object)  # request id, Loaded
-    failed = Signal(int, str)  # request id, the loader's reason
+    failed = Signal(int, object)  # request id, WorkerFailure (the loader's reason)
     scanned = Signal(int, object)  # request id, list[ScanItem] (one chunk)
     scan_finished = Signal(int)  # request id
 
@@ -258,11 +276,12 @@ class LoadTask(QRunnable):
             study = load_study(self.path)
             thumb = encode_thumbnail(study.pixels)
         except StudyLoadError as exc:
-            self.signals.failed.emit(self.request_id, str(exc))
+            self.signals.failed.emit(self.request_id, WorkerFailure(FailureKind.LOAD_ERROR, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a loader bug must become a row error, not a crash
             log.error("unexpected loader failure: %s", type(exc).__name__)
-            self.signals.failed.emit(self.request_id, f"unexpected error: {type(exc).__name__}")
+            failure = WorkerFailure(FailureKind.UNEXPECTED, f"unexpected error: {type(exc).__name__}")
+            self.signals.failed.emit(self.request_id, failure)
             return
         self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb))
 
