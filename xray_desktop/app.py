@@ -135,6 +135,7 @@ def run(paths: list[str]) -> int:
     from xray_desktop import settings
     from xray_desktop.records import Store, StoreError
     from xray_desktop.ui.main_window import MainWindow
+    from xray_desktop.ui.notify import install_excepthooks
     from xray_desktop.ui.settings_store import SettingsStore
     from xray_desktop.ui.theme import apply_dark_theme
     from xray_desktop.ui.workers import configure_threads
@@ -162,6 +163,8 @@ def run(paths: list[str]) -> int:
                              "Nothing was changed. Fix the problem (or set XRAY_DESKTOP_DB) and restart.")
         return 1
     window = MainWindow(settings=SettingsStore(), store=store, classifier_factory=_load_classifier)
+    # No console in the windowed launcher: uncaught errors are logged and shown, not lost on stderr.
+    restore_hooks = install_excepthooks(window.notifier)
     window.show()
     trail_check = _check_trail_in_background(window, store.path)
     QTimer.singleShot(0, window.ensure_reviewer)
@@ -174,6 +177,7 @@ def run(paths: list[str]) -> int:
     try:
         return int(app.exec())
     finally:
+        restore_hooks()
         window.shutdown()
         trail_check.join(timeout=60)  # one anchor writer at a time
         trail_warning(store)  # session end: advance this database's anchor (logged if broken)

@@ -32,6 +32,7 @@ from xray_desktop.ui.dialogs import (
 )
 from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
+from xray_desktop.ui.notify import Notifier
 from xray_desktop.ui.prediction_panel import PredictionPanel
 from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
@@ -88,6 +89,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.prediction_panel = PredictionPanel()
         self.model_input_view = ModelInputView()
         self.diagnosis_panel = DiagnosisPanel()
+        self.notifier = Notifier(self)  # every message to the user goes through here (ui/notify.py)
         self.inference = InferenceService(classifier_factory, self)
         self.batch = BatchController(self.model, self.inference, store, self)
         self.view_pool = make_pool(1)
@@ -192,7 +194,7 @@ class MainWindow(WindowActions, QMainWindow):
         """Load the model on the worker thread (idempotent)."""
         if self.inference.state == "idle":
             self.model_status.setText("AI model: loading…")
-            self.statusBar().showMessage("Loading the AI model…", 5000)
+            self.notifier.notify("Loading the AI model…", 5000)
             self.prediction_panel.set_loading()
             self.inference.start()
         elif self.inference.state == "failed":
@@ -265,7 +267,7 @@ class MainWindow(WindowActions, QMainWindow):
             try:
                 history = self.store.history(r.key)
             except StoreError as exc:
-                self.statusBar().showMessage(f"Could not read the history: {exc}", 8000)
+                self.notifier.notify(f"Could not read the history: {exc}", 8000)
         panel.show_read(r.read, history)
         if draft is not None:
             panel.restore_draft(draft)
@@ -276,7 +278,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.viewer.show_study(cached.study)
         self._shown.start()
         if self.model.rows[row].warning:
-            self.statusBar().showMessage(self.model.rows[row].warning, 15000)
+            self.notifier.notify(self.model.rows[row].warning, 15000)
         if cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
         elif self.inference.available:
@@ -375,7 +377,7 @@ class MainWindow(WindowActions, QMainWindow):
     # -- diagnosis ------------------------------------------------------------------------
     @Slot(int)
     def _on_skipped(self, n: int) -> None:
-        self.statusBar().showMessage(f"{n} non-image file{'s' if n != 1 else ''} skipped", 5000)
+        self.notifier.notify(f"{n} non-image file{'s' if n != 1 else ''} skipped", 5000)
 
     @Slot()
     def _on_batch_finished(self) -> None:

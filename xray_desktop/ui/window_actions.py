@@ -68,7 +68,7 @@ class WindowActions:
         if dlg.exec() and dlg.name():
             self.settings.set(keys.REVIEWER, dlg.name())
             self.settings.sync()
-            self.statusBar().showMessage(f"Reviewer: {dlg.name()}", 4000)
+            self.notifier.notify(f"Reviewer: {dlg.name()}", 4000)
         self.activateWindow()  # the reading keys' shortcuts need the window active again
         return self.settings.get(keys.REVIEWER).strip()
 
@@ -110,11 +110,11 @@ class WindowActions:
             return False
         problem = panel.problem()
         if problem:
-            self.statusBar().showMessage(problem, 5000)
+            self.notifier.notify(problem, 5000)
             return False
         reviewer = self.ensure_reviewer()
         if not reviewer:
-            self.statusBar().showMessage("Enter your name to confirm diagnoses", 5000)
+            self.notifier.notify("Enter your name to confirm diagnoses", 5000)
             return False
         r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
         md = r.metadata
@@ -155,7 +155,7 @@ class WindowActions:
         r.read, r.status = read, Status.CONFIRMED
         self.model.touch(row)
         self.model.flush()  # show it at once: the reader's action, not a batch update
-        self.statusBar().showMessage(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
+        self.notifier.notify(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
         self._go_to_next_unconfirmed(row, nxt)
         return True
 
@@ -163,7 +163,7 @@ class WindowActions:
         if nxt >= 0:
             self.list_panel.select_source_row(nxt)
             return
-        self.statusBar().showMessage("All studies in the list are confirmed", 6000)
+        self.notifier.notify("All studies in the list are confirmed", 6000)
         if not self.list_panel.select_source_row(row):
             self._on_current_changed(self.list_panel.current_source_row())
         else:
@@ -175,7 +175,7 @@ class WindowActions:
         if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
             r = self.model.rows[row]
             self.drafts[r.path] = panel.state()
-            self.statusBar().showMessage(f"Unsaved draft kept for {r.name} (this session only)", 5000)
+            self.notifier.notify(f"Unsaved draft kept for {r.name} (this session only)", 5000)
 
     def _discard_drafts_ok(self) -> bool:
         n = len(self.drafts)
@@ -196,7 +196,7 @@ class WindowActions:
             threshold=s.get_optional_float(keys.model_setting_key(keys.THRESHOLD, info.card.sha256)),
             op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, info.card.sha256)))
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
-        self.statusBar().showMessage("AI model ready", 4000)
+        self.notifier.notify("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())
         row = self._current_row
         if row >= 0 and not self._pred_rid:
@@ -210,7 +210,7 @@ class WindowActions:
         self.prediction_panel.set_unavailable(text)
         self.model_status.setText("AI unavailable")
         self.model_status.setToolTip(text)
-        self.statusBar().showMessage(f"{text} — the viewer still works", 15000)
+        self.notifier.notify(f"{text} — the viewer still works", 15000)
 
     def _threshold(self) -> float | None:
         return self.prediction_panel.threshold() if self.inference.state == "ready" else None
@@ -268,11 +268,11 @@ class WindowActions:
         try:
             result = export_reads(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)
         except (StoreError, OSError, ValueError) as exc:
-            self.statusBar().showMessage(f"Export failed: {exc}", 10000)
+            self.notifier.notify(f"Export failed: {exc}", 10000)
             return None
         n = result.rows
         msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
-        self.statusBar().showMessage(msg, 10000)
+        self.notifier.notify(msg, 10000)
         icon = QMessageBox.Icon.Information
         if not result.chain.ok:  # written anyway (the reads may be the evidence), but said loudly
             icon, msg = QMessageBox.Icon.Warning, (f"{msg}\n\nWARNING: the audit trail failed verification "
