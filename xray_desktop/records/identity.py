@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from xray_desktop.records.reads import Read, StoreError
 
-if TYPE_CHECKING:  # store.py imports this module
-    from xray_desktop.records.store import Store
+
+class ReadsLookup(Protocol):
+    """What :func:`resolve` needs of a ``Store`` (store.py imports this module, not the reverse)."""
+
+    @property
+    def conn(self) -> sqlite3.Connection: ...
+
+    def latest_for(self, study_key: str) -> Read | None: ...
+
 
 COLLISION_WARNING = (
     "UID collision: another image with this SOP Instance UID has different content; "
@@ -54,7 +61,7 @@ class Resolved:
         return COLLISION_WARNING if self.collision else ""
 
 
-def resolve(store: Store, study_key: str, file_sha256: str, first_seen: dict[str, str] | None = None) -> Resolved:
+def resolve(store: ReadsLookup, study_key: str, file_sha256: str, first_seen: dict[str, str] | None = None) -> Resolved:
     """The key and latest read of an image (a ``Store``), by UID *and* content.
 
     ``first_seen`` (UID -> SHA-256 of the first image with it, kept by the caller for one

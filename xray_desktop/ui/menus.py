@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import Protocol
 
 from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMenu, QMenuBar
 
-if TYPE_CHECKING:
-    from xray_desktop.ui.main_window import MainWindow
+from xray_desktop.ui.study_list_panel import StudyListPanel
+from xray_desktop.ui.viewer_panel import ViewerPanel
 
 
-def build_menus(w: MainWindow) -> None:
+class MenuHost(Protocol):
+    """What the menus need from the window (so this module never imports main_window)."""
+
+    viewer: ViewerPanel
+    list_panel: StudyListPanel
+    recent_menu: QMenu
+    action_open_files: QAction
+    action_open_folder: QAction
+    action_export: QAction
+    action_reviewer: QAction
+    action_next: QAction
+    action_previous: QAction
+    action_shortcuts: QAction
+    action_about_model: QAction
+    action_open_logs: QAction
+
+    def menuBar(self) -> QMenuBar: ...
+    def close(self) -> bool: ...
+    def open_files_dialog(self) -> object: ...
+    def open_folder_dialog(self) -> object: ...
+    def export_confirmed(self) -> object: ...
+    def change_reviewer(self) -> object: ...
+    def show_shortcuts(self) -> None: ...
+    def show_model_card(self) -> None: ...
+    def open_log_folder(self) -> None: ...
+
+
+def build_menus(w: MenuHost) -> None:
     """File, View and Help menus; actions are kept on ``w`` so tests can trigger them."""
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
@@ -41,10 +70,10 @@ def build_menus(w: MainWindow) -> None:
     w.action_open_logs = _add(w, help_menu, "Open log folder", "", w.open_log_folder)
 
 
-def _add(w: MainWindow, menu: object, text: str, key: str, slot: object) -> QAction:
-    action = QAction(text, w)
+def _add(w: MenuHost, menu: QMenu, text: str, key: str, slot: Callable[[], object]) -> QAction:
+    action = QAction(text, w)  # type: ignore[call-overload]  # w is the QMainWindow
     if key:
         action.setShortcut(QKeySequence(key))
     action.triggered.connect(slot)
-    menu.addAction(action)  # type: ignore[attr-defined]
+    menu.addAction(action)
     return action
