@@ -1,4 +1,4 @@
-"""The Qt user interface: main window, panels, worker threads. Only this package imports Qt widgets."""
+"""The Qt user interface: main window, panels, worker threads. Qt is imported only here and in app.py (launch)."""
 
 from __future__ import annotations
 

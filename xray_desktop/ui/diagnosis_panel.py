@@ -28,7 +28,6 @@ class DiagnosisPanel(QWidget):
     """Form for one read; the main window saves it on :attr:`confirm_requested`."""
 
     confirm_requested = Signal()  # the reader pressed Confirm (or Ctrl+Enter)
-    changed = Signal()  # any field changed
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,9 +127,6 @@ class DiagnosisPanel(QWidget):
             return "Choose a confidence (1–5)"
         return ""
 
-    def agreement(self) -> str:
-        return agreement(self.diagnosis(), self._ai_label)
-
     # -- state ----------------------------------------------------------------------------
     def set_ai_label(self, label: str) -> None:
         """The AI's call at the current threshold ('' when none), for the agreement line."""
@@ -204,7 +200,6 @@ class DiagnosisPanel(QWidget):
     @Slot()
     def _on_field_changed(self, *_args: Any) -> None:
         self._refresh()
-        self.changed.emit()
 
     def _refresh(self) -> None:
         d = self.diagnosis()

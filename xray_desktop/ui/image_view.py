@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QResizeEvent, QTransform, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
+from xray_desktop import settings as keys
 from xray_desktop.domain import Study
 from xray_desktop.ui.colormap import (
     ColorLegend,
@@ -29,7 +30,7 @@ from xray_desktop.ui.colormap import (
 __all__ = ["ColorLegend", "ImageView", "ModelInputView", "heatmap_rgba", "window_to_uint8"]
 
 MIN_SCALE, MAX_SCALE = 0.02, 40.0
-DEFAULT_HEAT_OPACITY = 0.6  # hot spots tinted, the film beneath still readable
+DEFAULT_HEAT_OPACITY = keys.HEATMAP_OPACITY[1]  # one default, declared in settings.py
 _FRAME_MS = 16  # one re-window per display frame at most while dragging
 _WL_DRAG_PIXELS = 800.0  # a drag this long sweeps the whole data range, on 8- or 16-bit alike
 _WHEEL_NOTCH = 2.0 ** (1 / 4)  # one wheel notch (120 eighths of a degree) zooms by ~1.19

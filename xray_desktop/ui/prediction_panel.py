@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from xray_desktop import decision
+from xray_desktop import settings as keys
 from xray_desktop.ui.roc_chart import RocChart, point_text
 from xray_desktop.ui.threshold_control import ThresholdControl, guard_wheel
 
@@ -82,7 +83,7 @@ class PredictionPanel(QWidget):
         self.prevalence_spin.setDecimals(1)
         self.prevalence_spin.setSingleStep(1.0)
         self.prevalence_spin.setSuffix(" %")
-        self.prevalence_spin.setValue(30.0)
+        self.prevalence_spin.setValue(keys.PREVALENCE[1] * 100)  # the spin box shows percent
         guard_wheel(self.threshold_control.guard, self.prevalence_spin)
         prevalence_hint = QLabel(PREVALENCE_TEXT)
         prevalence_hint.setWordWrap(True)

@@ -73,10 +73,6 @@ class StudyRow:
             return md.patient_name.replace("^", " ").strip()
         return self.path.name
 
-    @property
-    def confirmed(self) -> bool:
-        return self.read is not None
-
     def verdict(self, threshold: float | None) -> decision.Verdict:
         """The AI verdict at ``threshold``: no probability or label when refused or out of scope."""
         return decision.verdict(self.probability, threshold, self.gate_accepted, self.gate_reason, self.out_of_scope)

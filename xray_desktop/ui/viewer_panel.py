@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xray_desktop import settings as keys
 from xray_desktop.domain import Study, StudyMetadata
 from xray_desktop.ui.dialogs import metadata_rows
 from xray_desktop.ui.image_view import ColorLegend, ImageView
@@ -181,7 +182,7 @@ class ViewerPanel(QWidget):
         self.view.window_changed.connect(self._on_view_window_changed)
         self.view.zoom_changed.connect(self._on_view_zoom_changed)
         self.set_metadata_visible(True)
-        self.set_heatmap_opacity(0.45)
+        self.set_heatmap_opacity(keys.HEATMAP_OPACITY[1])
         self.show_study(None)
         self._sync_heatmap()
 

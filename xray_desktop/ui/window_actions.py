@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
-from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import ReadInput, StoreError
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
@@ -143,7 +142,6 @@ class WindowActions:
             log.error("saving a read failed: %s", exc)
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
             return False
-        log.info("read %s saved for study %s", read.id, key_hash(r.key))
         self.drafts.pop(r.path, None)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
