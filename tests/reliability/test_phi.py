@@ -125,7 +125,7 @@ def test_canary_never_reaches_the_log_or_temp_files(qtbot, open_window, tiny_mod
     for h in logging.getLogger("xray_desktop").handlers:
         h.flush()
     text = "".join(p.read_text(encoding="utf-8") for p in log_file.parent.glob("*.log*"))
-    assert "read 1 saved" in text and "exported 1 reads" in text  # the log did record these paths
+    assert "saved read 1 " in text and "exported 1 reads" in text  # the log did record these paths
     assert "ZZCANARY" not in text and "PHIPATIENT" not in text, "PHI in the log"
     assert _hits(log_file.parent) == []
     assert _hits(tmpdir) == [], "PHI left in temporary files"
