@@ -40,3 +40,17 @@ def test_ood_model_scores_far_points_higher(tmp_path):
     m.save(str(tmp_path / "g.npz"))
     m2 = OodModel.load(str(tmp_path / "g.npz"))
     assert np.allclose(m2.score(feats[:5]), m.score(feats[:5])) and m2.threshold == 6.0
+
+
+def test_inverted_film_is_refused_and_the_upright_one_accepted(tmp_path):
+    from PIL import Image
+
+    from xray_desktop.training.probes import reference_image
+
+    reference_image(tmp_path / "ref.png")
+    film = np.asarray(Image.open(tmp_path / "ref.png"), dtype=np.float32) / 255
+    assert rule_check(study(film)).accepted
+    for shifted in (film**0.5, film**2.0):  # a LUT never makes a film look inverted
+        assert rule_check(study(shifted)).accepted
+    g = rule_check(study(1.0 - film))
+    assert not g.accepted and "inverted" in g.reason

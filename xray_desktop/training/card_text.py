@@ -89,7 +89,8 @@ def render_markdown(card: dict[str, Any]) -> str:
         lines += ["| name | stressed sensitivity target | threshold | stressed sensitivity | stressed specificity "
                   "| clean sensitivity | clean specificity |", "| --- | --- | --- | --- | --- | --- | --- |"]
     else:
-        lines += ["| name | sensitivity target | threshold | sensitivity | specificity |", "| --- | --- | --- | --- | --- |"]
+        lines += ["| name | sensitivity target | threshold | sensitivity | specificity |",
+                  "| --- | --- | --- | --- | --- |"]
     for name, op in card["operating_points"].items():
         star = " (default)" if name == card["default_operating_point"] else ""
         target = _pct(op["sensitivity_target"]) if "sensitivity_target" in op else "-"

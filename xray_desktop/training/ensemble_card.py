@@ -78,7 +78,7 @@ def write_ensemble(
         if not (mdir / "best.weights.h5").exists():
             log(f"member {mdir.name} has no checkpoint: left out")
             continue
-        model = build_model(INPUT_SIZE, width=cfg.width, dropout=cfg.dropout)
+        model = build_model(INPUT_SIZE, width=cfg.width, dropout=cfg.dropout, pool=cfg.pool)
         model.load_weights(mdir / "best.weights.h5")
         member_file = mdir / "member.keras"
         model.save(member_file)
@@ -110,7 +110,7 @@ def write_ensemble(
     m = len(members)
     scales = [1.0 / (m * t) for _, _, t, _, _, _ in members]
     ens = build_ensemble([x[0] for x in members], [x[1].width for x in members], scales,
-                         [x[3] for x in members], INPUT_SIZE)
+                         [x[3] for x in members], INPUT_SIZE, [x[1].pool for x in members])
     zv, zs = predict_logits(ens, xv), predict_logits(ens, xs)
     expect = sum(s * (x[4] + x[3]) for s, x in zip(scales, members, strict=True))
     assert np.allclose(zv, expect, atol=1e-3), "merged model does not reproduce the member average"

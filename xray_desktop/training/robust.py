@@ -28,8 +28,9 @@ class MemberConfig:
     """Every knob of one member's run; written next to its checkpoints."""
 
     seed: int = 1
-    width: int = 48
-    epochs: int = 10
+    width: int = 32
+    pool: int = 2  # average-pool the 192-px input to 96 px inside the model
+    epochs: int = 8
     batch_size: int = 32
     learning_rate: float = 2e-3
     weight_decay: float = 1e-4
@@ -97,7 +98,7 @@ def fit_member(
     pos = float(y_train.mean())
     weights = np.where(y_train > 0.5, 0.5 / pos, 0.5 / (1 - pos)).astype(np.float32)
     if state_path.exists() and json.loads(state_path.read_text()).get("done") and best_path.exists():
-        model = build_model(input_size, width=cfg.width, dropout=cfg.dropout)
+        model = build_model(input_size, width=cfg.width, dropout=cfg.dropout, pool=cfg.pool)
         model.load_weights(best_path)
         log(f"member seed {cfg.seed} width {cfg.width}: already trained")
         return model
@@ -109,7 +110,7 @@ def fit_member(
         model = keras.models.load_model(last_path, safe_mode=True)
         log(f"resuming after epoch {state['epoch']} (best stressed AUC {state['best_auc']:.4f})")
     else:
-        model = build_model(input_size, width=cfg.width, dropout=cfg.dropout)
+        model = build_model(input_size, width=cfg.width, dropout=cfg.dropout, pool=cfg.pool)
         total, warm = steps * cfg.epochs, steps * cfg.warmup_epochs
         schedule = keras.optimizers.schedules.CosineDecay(
             cfg.learning_rate / 10, max(total - warm, 1), alpha=0.01,
