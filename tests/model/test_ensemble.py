@@ -21,7 +21,7 @@ def members():
     out = []
     for seed, width in ((1, 4), (2, 8)):
         keras.utils.set_random_seed(seed)
-        m = build_model(INPUT_SIZE, width=width)
+        m = build_model(INPUT_SIZE, width=width, pool=2)  # the shipped members' layout
         # non-trivial batch-norm statistics, so a mis-copied layer shows
         for layer in m.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
@@ -42,7 +42,7 @@ def test_merged_model_is_the_scaled_sum_of_its_members(members):
     from xray_desktop.training.robust import predict_logits
 
     scales, offsets = [0.4, 0.25], [0.3, -1.0]
-    ens = build_ensemble([m for m, _ in members], [w for _, w in members], scales, offsets, INPUT_SIZE)
+    ens = build_ensemble([m for m, _ in members], [w for _, w in members], scales, offsets, INPUT_SIZE, [2, 2])
     x = _x()
     want = sum(s * (predict_logits(m, x) + o) for s, o, (m, _) in zip(scales, offsets, members, strict=True))
     assert np.allclose(predict_logits(ens, x), want, atol=1e-4)
@@ -57,7 +57,7 @@ def ensemble_dir(members, tmp_path_factory):
     from xray_desktop.training.arch import build_ensemble
 
     folder = tmp_path_factory.mktemp("ens")
-    ens = build_ensemble([m for m, _ in members], [w for _, w in members], [0.5, 0.5], [0.0, 0.0], INPUT_SIZE)
+    ens = build_ensemble([m for m, _ in members], [w for _, w in members], [0.5, 0.5], [0.0, 0.0], INPUT_SIZE, [2, 2])
     ens.save(folder / "model.keras")
     OodModel.fit(np.random.default_rng(0).random((600, 512)), threshold=1e6).save(str(folder / "gate.npz"))
     reference_image(folder / "reference.png")

@@ -63,3 +63,13 @@ def test_augment_can_be_switched_off():
     film = _film()
     assert np.array_equal(stress.augment(film, np.random.default_rng(0), p=0.0), film)
     assert not np.array_equal(stress.augment(film, np.random.default_rng(0), p=1.0), film)
+
+
+def test_member_list_parses_and_refuses_nonsense():
+    from xray_desktop.training.v2 import parse_members
+
+    assert parse_members("11:32:8,12:40", 6) == [(11, 32, 8), (12, 40, 6)]
+    assert parse_members("7", 5) == [(7, 32, 5)]
+    for bad in ("1:32,1:40", "a:b", "1:0", "1:2:3:4"):
+        with pytest.raises(ValueError):
+            parse_members(bad, 5)

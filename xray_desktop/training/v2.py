@@ -19,20 +19,23 @@ import numpy as np
 
 SPLIT_SEED = 1234  # the 1.0.0 validation split: comparisons stay fair
 STRESS_VARIANTS = 3
-DEFAULT_MEMBERS = "11:32,12:32,13:32"
+DEFAULT_MEMBERS = "11:32:8,12:32:6"
 
 
 def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
 
-def parse_members(text: str) -> list[tuple[int, int]]:
-    """'SEED:WIDTH,SEED:WIDTH' -> [(seed, width), ...]."""
+def parse_members(text: str, epochs: int) -> list[tuple[int, int, int]]:
+    """'SEED:WIDTH[:EPOCHS],...' -> [(seed, width, epochs), ...] (epochs default: ``epochs``)."""
     out = []
     for part in text.split(","):
-        seed, _, width = part.strip().partition(":")
-        out.append((int(seed), int(width or 48)))
-    if not out or len({s for s, _ in out}) != len(out):
+        fields = [int(f) for f in part.strip().split(":")]
+        if not 1 <= len(fields) <= 3 or min(fields) <= 0:
+            raise ValueError(f"bad member {part!r}: want SEED:WIDTH[:EPOCHS], positive integers")
+        seed, width, n = (fields + [32, epochs][len(fields) - 1 :])[:3]
+        out.append((seed, width, n))
+    if not out or len({s for s, _, _ in out}) != len(out):
         raise ValueError("members need distinct seeds")
     return out
 
@@ -97,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, required=True, help="kermany-224 folder (has train-manifest.tsv)")
     ap.add_argument("--out", type=Path, default=Path("resources/models"), help="where the model and card go")
     ap.add_argument("--run-dir", type=Path, default=Path("runs/v2"), help="checkpoints (resumable)")
-    ap.add_argument("--members", default=DEFAULT_MEMBERS, help="SEED:WIDTH list (default %(default)s)")
+    ap.add_argument("--members", default=DEFAULT_MEMBERS, help="SEED:WIDTH[:EPOCHS] list (default %(default)s)")
     ap.add_argument("--epochs", type=int, default=MemberConfig.epochs)
     ap.add_argument("--time-steps", type=int, default=0, help="only time N training steps of one member")
     ap.add_argument("--train-only", action="store_true", help="train the members, write no artefacts")
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.data} has no train-manifest.tsv", file=sys.stderr)
         return 2
     try:
-        members = parse_members(args.members)
+        members = parse_members(args.members, args.epochs)
     except ValueError as exc:
         print(f"error: --members: {exc}", file=sys.stderr)
         return 2
@@ -125,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from xray_desktop.training.robust import fit_member
 
     if args.time_steps:
-        seed, width = members[0]
+        seed, width, _ = members[0]
         cfg = MemberConfig(seed=seed, width=width, epochs=1, max_steps_per_epoch=args.time_steps)
         sub = (tensors[0][:64], tensors[1][:64], tensors[2][:64], tensors[3][:64])
         t0 = time.time()
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                    log=_log)
         _log(f"{args.time_steps} steps + tiny eval took {time.time() - t0:.1f} s")
         return 0
-    configs = [MemberConfig(seed=s, width=w, epochs=args.epochs) for s, w in members]
+    configs = [MemberConfig(seed=s, width=w, epochs=n) for s, w, n in members]
     if not args.finalize_only:
         for cfg in configs:
             fit_member(raw, yt, tensors, args.run_dir / f"member-{cfg.seed}-w{cfg.width}", cfg, INPUT_SIZE, log=_log)
