@@ -44,8 +44,9 @@ def _stressed_sections(card: dict[str, Any]) -> list[str]:
                 f"({s['auc']['ci95'][0]:.4f}–{s['auc']['ci95'][1]:.4f}) | {_pct(s['sensitivity']['value'])} / "
                 f"{_pct(s['specificity']['value'])} | `{r['member_file_sha256'][:16]}…` |"
             )
-        lines += ["", f"Every member: `{members[0]['command'].split('  (')[0]}`; the shipped file embeds all "
-                  "members, and its SHA-256 (below) is what the app checks."]
+        lines += ["", "Each member alone: its `command` in `model_card.json`; all of them and the artefacts: "
+                  f"`{card['training']['command']}`. The shipped file embeds every member; its SHA-256 "
+                  "(below) is what the app checks."]
     return [*lines, ""]
 
 

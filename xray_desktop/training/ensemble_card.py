@@ -75,8 +75,11 @@ def write_ensemble(
     members, rows = [], []
     for cfg in configs:
         mdir = run_dir / f"member-{cfg.seed}-w{cfg.width}"
-        if not (mdir / "best.weights.h5").exists():
-            log(f"member {mdir.name} has no checkpoint: left out")
+        state_file = mdir / "state.json"
+        done = state_file.exists() and json.loads(state_file.read_text()).get("done")
+        if not done or not (mdir / "best.weights.h5").exists():
+            # an unfinished member would make the recorded command irreproducible
+            log(f"member {mdir.name} has not finished training: left out")
             continue
         model = build_model(INPUT_SIZE, width=cfg.width, dropout=cfg.dropout, pool=cfg.pool)
         model.load_weights(mdir / "best.weights.h5")
@@ -86,10 +89,10 @@ def write_ensemble(
         t_k, b_k = metrics.fit_temperature(ys, zs)
         pv, ps = metrics.sigmoid((zv + b_k) / t_k), metrics.sigmoid((zs + b_k) / t_k)
         thr = _member_threshold(ys, ps)
-        state = json.loads((mdir / "state.json").read_text())
+        state = json.loads(state_file.read_text())
         row = {
             "seed": cfg.seed, "width": cfg.width, "parameters": int(model.count_params()),
-            "command": f"{command}  (member {cfg.seed}:{cfg.width})",
+            "command": f"{command} --members {cfg.seed}:{cfg.width}:{cfg.epochs} --train-only",
             "checkpoint": f"{mdir.name}/best.weights.h5", "member_file_sha256": file_sha256(member_file),
             "epochs_run": state["epoch"], "best_epoch": state["best_epoch"],
             "epochs_planned": cfg.epochs, "finished": bool(state.get("done")),
@@ -108,6 +111,7 @@ def write_ensemble(
         raise RuntimeError("no trained member to ship")
 
     m = len(members)
+    command = f"{command} --members " + ",".join(f"{c.seed}:{c.width}:{c.epochs}" for _, c, *_ in members)
     scales = [1.0 / (m * t) for _, _, t, _, _, _ in members]
     ens = build_ensemble([x[0] for x in members], [x[1].width for x in members], scales,
                          [x[3] for x in members], INPUT_SIZE, [x[1].pool for x in members])

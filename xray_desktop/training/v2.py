@@ -19,7 +19,7 @@ import numpy as np
 
 SPLIT_SEED = 1234  # the 1.0.0 validation split: comparisons stay fair
 STRESS_VARIANTS = 3
-DEFAULT_MEMBERS = "11:32:8,12:32:6"
+DEFAULT_MEMBERS = "11:32:8,12:32:6,13:32:6"
 
 
 def _log(msg: str) -> None:
@@ -144,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from xray_desktop.training.ensemble_card import write_ensemble
 
-    command = (f"python -m xray_desktop.training.v2 --data {args.data} --out {args.out} "
-               f"--members {args.members} --epochs {args.epochs}")
+    command = f"python -m xray_desktop.training.v2 --data {args.data} --out {args.out}"  # + the members shipped
     card = write_ensemble(out_dir=args.out, data_dir=args.data, run_dir=args.run_dir, configs=configs,
                           train=train, val=val, raw_train=raw, val_px=val_px, command=command,
                           wall_seconds=time.time() - t_start, log=_log)
