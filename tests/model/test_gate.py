@@ -49,3 +49,17 @@ def test_gate_reason_prints_enough_digits_to_tell_score_and_limit_apart():
     assert distinct(8.2341, 8.1977) == "8.23 > 8.20"
     assert distinct(8.2041, 8.1977) == "8.204 > 8.198"
     assert distinct(9.0, 8.0) == "9.0 > 8.0"
+
+
+def test_inverted_film_is_refused_and_the_upright_one_accepted(tmp_path):
+    from PIL import Image
+
+    from xray_desktop.training.probes import reference_image
+
+    reference_image(tmp_path / "ref.png")
+    film = np.asarray(Image.open(tmp_path / "ref.png"), dtype=np.float32) / 255
+    assert rule_check(study(film)).accepted
+    for shifted in (film**0.5, film**2.0):  # a LUT never makes a film look inverted
+        assert rule_check(study(shifted)).accepted
+    g = rule_check(study(1.0 - film))
+    assert not g.accepted and "inverted" in g.reason

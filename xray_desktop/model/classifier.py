@@ -27,6 +27,8 @@ from xray_desktop.model.trust import card_identity, custom_label, is_bundled, tr
 
 FEATURES_LAYER = "features"
 LOGIT_LAYER = "logit"
+# Channels of one network's feature map; an ensemble's ``features`` layer concatenates its members'.
+MEMBER_CHANNELS = 256
 # Files that could carry code when deserialised; a model folder holding one is refused.
 _FORBIDDEN_SUFFIXES = (".h5", ".hdf5", ".pb", ".pkl", ".pickle", ".joblib", ".tflite")
 
@@ -217,6 +219,18 @@ class Classifier:
                 )
             )
         return out
+
+    def member_logits(self, x: np.ndarray) -> np.ndarray:
+        """(n, members) contributions of each member to the logit (bias excluded), for selftest.
+
+        Why: the ensemble logit is their sum, so a broken member could hide behind the others
+        in the reference logit alone.
+        """
+        feats, _ = self._run(np.asarray(x, np.float32))
+        pooled = feats.mean(axis=(1, 2))
+        k = max(pooled.shape[1] // MEMBER_CHANNELS, 1)
+        parts = (pooled * self._weights).reshape(len(pooled), k, -1)
+        return parts.sum(axis=2)
 
     def raw_logits(self, x: np.ndarray) -> np.ndarray:
         """The bare model call on a preprocessed batch (benchmarks compare against it)."""

@@ -255,10 +255,20 @@ def run_selftest(args: argparse.Namespace) -> int:
         print(f"selftest FAILED: reference logit {pred.logit:.5f}, card says {float(ref['logit']):.5f}",
               file=sys.stderr)
         return 1
+    if "member_logits" in ref:
+        got = clf.member_logits(pred.model_input[None])[0]
+        want = [float(v) for v in ref["member_logits"]]
+        tol = float(ref.get("logit_tolerance", 0.01))
+        if len(got) != len(want) or any(abs(g - w) > tol for g, w in zip(got, want, strict=False)):
+            print(f"selftest FAILED: ensemble member logits {[round(float(g), 4) for g in got]}, card says "
+                  f"{[round(w, 4) for w in want]}", file=sys.stderr)
+            return 1
     if pred.heatmap is None or float(pred.heatmap.std()) == 0.0:
         print("selftest FAILED: heat map is empty or constant", file=sys.stderr)
         return 1
-    print(f"selftest passed: {clf.card.name} {clf.version} (sha256 {clf.sha256[:12]}…), reference "
+    members = len(ref.get("member_logits", [])) or 1
+    print(f"selftest passed: {clf.card.name} {clf.version} ({members} member{'s' * (members > 1)}, "
+          f"sha256 {clf.sha256[:12]}…), reference "
           f"probability {pred.probability:.6f} (card {expected:.6f}), {time.perf_counter() - t0:.1f} s")
     return 0
 

@@ -9,6 +9,47 @@ def _pct(v: float) -> str:
     return f"{100 * v:.1f} %"
 
 
+def _stressed_sections(card: dict[str, Any]) -> list[str]:
+    """Stress-validation table and per-member rows (model 2 cards only)."""
+    st = card.get("validation_stressed")
+    if not st:
+        return []
+    ss = card.get("stress_set", {})
+    lines = [
+        "## Stress validation (the validation films under site shifts)",
+        f"{ss.get('images', '?')} images: {ss.get('variants_per_film', '?')} seeded chains of 1-3 shifts per "
+        f"film from `{ss.get('function', '')}`; held-out shift: {ss.get('held_out_shift', '-')}.",
+        "",
+        "| metric | value | 95 % CI |",
+        "| --- | --- | --- |",
+    ]
+    for key in ("auc", "sensitivity", "specificity", "accuracy", "brier", "ece"):
+        m = st[key]
+        lines.append(f"| {key} | {m['value']:.4f} | {m['ci95'][0]:.4f} – {m['ci95'][1]:.4f} |")
+    members = card.get("architecture", {}).get("members", [])
+    if members:
+        lines += [
+            "",
+            "## Ensemble members (each alone, at its own stressed 95 %-sensitivity threshold)",
+            "",
+            "| seed | width | best epoch | clean AUC (95 % CI) | stressed AUC (95 % CI) | stressed sens / spec "
+            "| member SHA-256 |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        for r in members:
+            c, s = r["clean"], r["stressed"]
+            lines.append(
+                f"| {r['seed']} | {r['width']} | {r['best_epoch']}/{r['epochs_run']} | {c['auc']['value']:.4f} "
+                f"({c['auc']['ci95'][0]:.4f}–{c['auc']['ci95'][1]:.4f}) | {s['auc']['value']:.4f} "
+                f"({s['auc']['ci95'][0]:.4f}–{s['auc']['ci95'][1]:.4f}) | {_pct(s['sensitivity']['value'])} / "
+                f"{_pct(s['specificity']['value'])} | `{r['member_file_sha256'][:16]}…` |"
+            )
+        lines += ["", "Each member alone: its `command` in `model_card.json`; all of them and the artefacts: "
+                  f"`{card['training']['command']}`. The shipped file embeds every member; its SHA-256 "
+                  "(below) is what the app checks."]
+    return [*lines, ""]
+
+
 def render_markdown(card: dict[str, Any]) -> str:
     """A human-readable model card, generated from ``model_card.json`` (never edited by hand)."""
     v = card["validation"]
@@ -37,25 +78,35 @@ def render_markdown(card: dict[str, Any]) -> str:
     for key in ("auc", "sensitivity", "specificity", "accuracy", "brier", "ece"):
         m = v[key]
         lines.append(f"| {key} | {m['value']:.4f} | {m['ci95'][0]:.4f} – {m['ci95'][1]:.4f} |")
+    lines += ["", card.get("validation_note", ""), ""]
+    lines += _stressed_sections(card)
+    stressed_ops = "validation_stressed" in card
     lines += [
-        "",
-        card.get("validation_note", ""),
-        "",
         "## Operating points (threshold on the calibrated probability)",
-        "Each is the most specific threshold whose validation sensitivity meets its target.",
+        "Each is the most specific threshold whose "
+        + ("STRESSED-validation" if stressed_ops else "validation") + " sensitivity meets its target.",
         "",
-        "| name | sensitivity target | threshold | sensitivity | specificity |",
-        "| --- | --- | --- | --- | --- |",
     ]
+    if stressed_ops:
+        lines += ["| name | stressed sensitivity target | threshold | stressed sensitivity | stressed specificity "
+                  "| clean sensitivity | clean specificity |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    else:
+        lines += ["| name | sensitivity target | threshold | sensitivity | specificity |",
+                  "| --- | --- | --- | --- | --- |"]
     for name, op in card["operating_points"].items():
         star = " (default)" if name == card["default_operating_point"] else ""
         target = _pct(op["sensitivity_target"]) if "sensitivity_target" in op else "-"
-        lines.append(f"| {name}{star} | {target} | {op['threshold']:.4f} | {_pct(op['sensitivity'])} | "
+        extra = (f"{_pct(op['stressed_sensitivity'])} | {_pct(op['stressed_specificity'])} | "
+                 if stressed_ops else "")
+        lines.append(f"| {name}{star} | {target} | {op['threshold']:.4f} | {extra}{_pct(op['sensitivity'])} | "
                      f"{_pct(op['specificity'])} |")
+    if card.get("default_point_note"):
+        lines += ["", "**Why the default point sits where it does.** " + card["default_point_note"]]
     lines += [
         "",
         f"The full validation ROC ({len(card['roc'])} rows, threshold -> sensitivity, specificity) "
-        "is in `model_card.json` under `roc`.",
+        "is in `model_card.json` under `roc`"
+        + (" (clean; the stressed one under `roc_stressed`)." if "roc_stressed" in card else "."),
         "",
         "## Calibration",
         f"{card['calibration']['method']}: T = {card['calibration']['temperature']:.4f}, "
@@ -64,7 +115,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         "## Input gate",
         f"{gate.get('method', '')}. Accepts {_pct(gate.get('validation_acceptance', float('nan')))} of "
-        f"validation films; rejects {_pct(gate.get('probe_rejection', float('nan')))} of probes:",
+        f"validation films"
+        + (f" ({_pct(gate['stressed_validation_acceptance'])} of stressed ones)"
+           if "stressed_validation_acceptance" in gate else "")
+        + f"; rejects {_pct(gate.get('probe_rejection', float('nan')))} of probes:",
         "",
         "| probe | n | rejected |",
         "| --- | --- | --- |",
