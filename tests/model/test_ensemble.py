@@ -57,14 +57,17 @@ def ensemble_dir(members, tmp_path_factory):
     from xray_desktop.training.arch import build_ensemble
 
     folder = tmp_path_factory.mktemp("ens")
-    ens = build_ensemble([m for m, _ in members], [w for _, w in members], [0.5, 0.5], [0.0, 0.0], INPUT_SIZE, [2, 2])
+    ens = build_ensemble([m for m, _ in members], [w for _, w in members], [-0.5, -0.5], [0.0, 0.0], INPUT_SIZE, [2, 2])
+    # negative scales: these random members push the logit down, so the (absolute, positive-only)
+    # heat map would be empty; flipped, it shows evidence, which selftest requires
     ens.save(folder / "model.keras")
     OodModel.fit(np.random.default_rng(0).random((600, 512)), threshold=1e6).save(str(folder / "gate.npz"))
     reference_image(folder / "reference.png")
     card = synthetic_card(file_sha256(folder / "model.keras"),
-                          gate={"file": "gate.npz", "sha256": file_sha256(folder / "gate.npz")})
+                          gate={"file": "gate.npz", "sha256": file_sha256(folder / "gate.npz")},
+                          heatmap={"scale_logit": 0.05})  # random members: cells add little to the logit
     (folder / "model_card.json").write_text(json.dumps(card))
-    clf = Classifier.load(folder)
+    clf = Classifier.load(folder, require_trust=False)
     from xray_desktop.io import load_study
 
     pred = clf.predict(load_study(folder / "reference.png"))
@@ -78,7 +81,7 @@ def test_runtime_loads_the_ensemble_with_heat_map_and_member_split(ensemble_dir)
     from xray_desktop.io import load_study
     from xray_desktop.model.classifier import Classifier
 
-    clf = Classifier.load(ensemble_dir)
+    clf = Classifier.load(ensemble_dir, require_trust=False)
     study = load_study(ensemble_dir / "reference.png")
     pred = clf.predict(study)
     assert pred.heatmap.shape == study.pixels.shape
@@ -90,6 +93,8 @@ def test_runtime_loads_the_ensemble_with_heat_map_and_member_split(ensemble_dir)
 def test_selftest_checks_every_member(ensemble_dir, tmp_path, capsys):
     from xray_desktop.cli import main
 
+    assert main(["model", "trust", str(ensemble_dir)]) == 0  # a custom model must be trusted first
+    capsys.readouterr()
     assert main(["selftest", "--model-dir", str(ensemble_dir)]) == 0
     assert "2 members" in capsys.readouterr().out
     bad = tmp_path / "bad"
@@ -99,5 +104,7 @@ def test_selftest_checks_every_member(ensemble_dir, tmp_path, capsys):
     card["reference"]["member_logits"][0] += 0.5
     card["reference"]["member_logits"][1] -= 0.5
     (bad / "model_card.json").write_text(json.dumps(card))
+    assert main(["model", "trust", str(bad)]) == 0  # trusted, so the member check is what refuses it
+    capsys.readouterr()
     assert main(["selftest", "--model-dir", str(bad)]) == 1
     assert "ensemble member logits" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from xray_desktop import decision
+from xray_desktop.argtypes import fraction
 from xray_desktop.io import StudyLoadError, load_study, scan
 
 COLUMNS = (
@@ -29,7 +30,7 @@ def register(sub: Any) -> None:
     p.add_argument("paths", nargs="+", metavar="PATH", help="files or folders (recursive)")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write the table here (default: stdout)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--threshold", type=_probability, metavar="T", help="threshold on the probability, 0..1")
+    g.add_argument("--threshold", type=fraction("threshold"), metavar="T", help="threshold on the probability, 0..1")
     g.add_argument("--operating-point", metavar="NAME", help="a named operating point from the model card")
     p.add_argument("--site-profile", type=Path, metavar="PATH",
                    help="take the operating point from this site profile (see site-calibrate)")
@@ -45,16 +46,6 @@ def register(sub: Any) -> None:
     t = actions.add_parser("trust", help="allow a model folder other than the bundled one; recorded per user")
     t.add_argument("dir", type=Path, metavar="DIR", help="the model folder (card, .keras file, gate)")
     t.set_defaults(func=run_model_trust)
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"threshold must be between 0 and 1, got {value}")
-    return value
 
 
 def uid_collision_note(other_path: str) -> str:

@@ -13,47 +13,30 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from xray_desktop.argtypes import whole_number
 from xray_desktop.net.config import ReceivedInstance, ReceiverConfig
+
+PORT = whole_number(0, 65535, "a port number", name="port")
 
 
 def register(sub: Any) -> None:
     """Add ``receive`` to the CLI's sub-parsers."""
     d = ReceiverConfig(Path("."))
     r = sub.add_parser("receive", help="receive DICOM images from a PACS or modality (C-STORE SCP)")
-    r.add_argument("--port", type=_port, required=True, metavar="P", help="TCP port to listen on (e.g. 11112)")
+    r.add_argument("--port", type=PORT, required=True, metavar="P", help="TCP port to listen on (e.g. 11112)")
     r.add_argument("--ae-title", required=True, metavar="AE", help="this workstation's AE title (1-16 characters)")
     r.add_argument("--dir", type=Path, required=True, metavar="FOLDER",
                    help="received files go to FOLDER/<StudyInstanceUID>/<SOPInstanceUID>.dcm")
     r.add_argument("--bind", default="", metavar="ADDRESS", help="listen on this interface only (default: all)")
     r.add_argument("--allow-ae", action="append", default=[], metavar="AE",
                    help="accept only these calling AE titles (repeat, or comma-separated; default: any)")
-    r.add_argument("--max-associations", type=_positive, default=d.max_associations, metavar="N",
+    r.add_argument("--max-associations", type=whole_number(1), default=d.max_associations, metavar="N",
                    help=f"concurrent associations (default {d.max_associations})")
-    r.add_argument("--max-dataset-mb", type=_positive, default=d.max_dataset_bytes // 2**20, metavar="MB",
+    r.add_argument("--max-dataset-mb", type=whole_number(1), default=d.max_dataset_bytes // 2**20, metavar="MB",
                    help=f"largest instance accepted (default {d.max_dataset_bytes // 2**20} MiB)")
-    r.add_argument("--timeout", type=_positive, default=int(d.network_timeout), metavar="S",
+    r.add_argument("--timeout", type=whole_number(1), default=int(d.network_timeout), metavar="S",
                    help=f"network and DIMSE timeout in seconds (default {int(d.network_timeout)})")
     r.set_defaults(func=run_receive)
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"port must be 0..65535, got {value}")
-    return value
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def run_receive(args: argparse.Namespace) -> int:

@@ -13,11 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from xray_desktop.argtypes import fraction, whole_number
 from xray_desktop.model.card import CardError, ModelCard
 from xray_desktop.model.operating_points import ProfileError, SitePoints
 from xray_desktop.model.site_profile import SiteProfile
 from xray_desktop.records.reads import StoreError
 from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, cases_from_reads, parse_day
+
+TARGET = fraction("the target sensitivity", zero_ok=False)
+COUNT = whole_number(1)
 
 
 def register(sub: argparse._SubParsersAction[Any]) -> None:
@@ -44,36 +48,16 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     src.add_argument("--predictions", type=Path, metavar="PREDICT.csv", help="a predict CSV of archived studies")
     cal.add_argument("--labels", type=Path, metavar="LABELS.csv",
                      help="with --predictions: columns path or file_sha256, and label (PNEUMONIA/NORMAL)")
-    cal.add_argument("--target-sensitivity", type=_fraction, required=True, metavar="S",
+    cal.add_argument("--target-sensitivity", type=TARGET, required=True, metavar="S",
                      help="the sensitivity the site point must reach, e.g. 0.95")
-    cal.add_argument("--min-positives", type=_count, default=50, metavar="N", help="refuse below this (default 50)")
-    cal.add_argument("--min-negatives", type=_count, default=50, metavar="N", help="refuse below this (default 50)")
+    cal.add_argument("--min-positives", type=COUNT, default=50, metavar="N", help="refuse below this (default 50)")
+    cal.add_argument("--min-negatives", type=COUNT, default=50, metavar="N", help="refuse below this (default 50)")
     cal.add_argument("--since", metavar="YYYY-MM-DD", help="with --db: only reads from this local day on")
     cal.add_argument("--reviewer", help="with --db: only this reviewer's reads")
     cal.add_argument("--out", type=Path, metavar="PROFILE.json", help="write the profile here (default: the data "
                      "folder's site_profiles/)")
     cal.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
     cal.set_defaults(func=_guarded("site-calibrate", run_calibrate))
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be above 0 and at most 1, got {value}")
-    return value
-
-
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _card(model_dir: Path | None) -> ModelCard:

@@ -19,7 +19,7 @@ from xray_desktop.training.finalize import GATE_FILE, MODEL_FILE, bootstrap_ci, 
 from xray_desktop.training.probes import make_probes, reference_image
 from xray_desktop.training.robust import predict_logits
 from xray_desktop.training.stress import augment
-from xray_desktop.training.v2 import STRESS_VARIANTS, stress_set
+from xray_desktop.training.stress_eval import STRESS_VARIANTS, stress_set
 
 VERSION = "2.0.0"
 DEFAULT_OPERATING_POINT = "balanced"

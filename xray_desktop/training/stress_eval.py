@@ -19,6 +19,19 @@ from xray_desktop.training.stress import stress_variant
 STRESS_VARIANTS = 3
 
 
+def stress_set(pixels: list[np.ndarray], variants: int = STRESS_VARIANTS) -> tuple[np.ndarray, list[list[str]]]:
+    """Preprocessed stress-validation tensors, image-major: (n * variants, H, W, 1), and shift names."""
+    from xray_desktop.model.preprocess import preprocess
+
+    xs, names = [], []
+    for i, px in enumerate(pixels):
+        for v in range(variants):
+            shifted, chain = stress_variant(px, i, v)
+            xs.append(preprocess(shifted))
+            names.append(chain)
+    return np.stack(xs), names
+
+
 def shifted_studies(studies: list[Study], fn: Callable[[np.ndarray, int], np.ndarray]) -> Iterable[Study]:
     """Each study with its pixels replaced by ``fn(pixels, index)`` (lazily)."""
     for i, s in enumerate(studies):

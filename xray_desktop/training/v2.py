@@ -17,8 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
+from xray_desktop.training.stress_eval import STRESS_VARIANTS, stress_set
+
 SPLIT_SEED = 1234  # the 1.0.0 validation split: comparisons stay fair
-STRESS_VARIANTS = 3
 DEFAULT_MEMBERS = "11:32:8,12:32:6,13:32:6"
 
 
@@ -38,20 +39,6 @@ def parse_members(text: str, epochs: int) -> list[tuple[int, int, int]]:
     if not out or len({s for s, _, _ in out}) != len(out):
         raise ValueError("members need distinct seeds")
     return out
-
-
-def stress_set(pixels: list[np.ndarray], variants: int = STRESS_VARIANTS) -> tuple[np.ndarray, list[list[str]]]:
-    """Preprocessed stress-validation tensors, image-major: (n * variants, H, W, 1), and shift names."""
-    from xray_desktop.model.preprocess import preprocess
-    from xray_desktop.training.stress import stress_variant
-
-    xs, names = [], []
-    for i, px in enumerate(pixels):
-        for v in range(variants):
-            shifted, chain = stress_variant(px, i, v)
-            xs.append(preprocess(shifted))
-            names.append(chain)
-    return np.stack(xs), names
 
 
 def load_raw(data_dir: Path, run_dir: Path) -> tuple[list, list, np.ndarray, np.ndarray, list[np.ndarray], np.ndarray]:
