@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from pathlib import Path
 from typing import Any
@@ -13,9 +12,9 @@ from xray_desktop.io.loader import file_sha256
 from xray_desktop.model import metrics
 from xray_desktop.model.card import CARD_FILE
 from xray_desktop.model.gate import OodModel
-from xray_desktop.model.preprocess import INPUT_SIZE, PREPROCESSING_DESCRIPTION, preprocess
+from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
 from xray_desktop.training.card_text import render_markdown
-from xray_desktop.training.finalize import GATE_FILE, MODEL_FILE, bootstrap_ci, choose_operating_points
+from xray_desktop.training.finalize import GATE_FILE, MODEL_FILE, bootstrap_ci, card_header, choose_operating_points
 from xray_desktop.training.probes import make_probes, reference_image
 from xray_desktop.training.robust import predict_logits
 from xray_desktop.training.stress import augment
@@ -169,15 +168,7 @@ def write_ensemble(
               "patients": len(set(groups))}
     yt = np.array([e.label for e in train])
     card: dict[str, Any] = {
-        "name": "xray-desktop pediatric pneumonia CNN ensemble",
-        "version": VERSION,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "file": MODEL_FILE,
-        "sha256": file_sha256(model_path),
-        "size_bytes": model_path.stat().st_size,
-        "input": {"size": INPUT_SIZE, "channels": 1, "range": [-1.0, 1.0],
-                  "preprocessing": PREPROCESSING_DESCRIPTION,
-                  "function": "xray_desktop.model.preprocess.preprocess"},
+        **card_header("xray-desktop pediatric pneumonia CNN ensemble", VERSION, model_path),
         "architecture": {
             "summary": f"ensemble of {m} compact plain CNNs merged into one functional Keras model: per "
                        "member a 5x5 stride-2 stem and 3x3 conv blocks with batch norm + ReLU down to a "

@@ -28,6 +28,22 @@ INTENDED_AGE_NOTE = ("in scope from the 1st to the 6th birthday (aged 1-5 years)
                      "2018; the training images carry no age, so this is the source's stated range, not a measured one")
 
 
+
+def card_header(name: str, version: str, model_path: Path) -> dict[str, Any]:
+    """The card entries every model writes alike: spec version, identity, file hash, input."""
+    return {
+        "spec_version": SPEC_VERSION,  # model/spec.py: what the code checks in this card
+        "name": name,
+        "version": version,
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "file": MODEL_FILE,
+        "sha256": file_sha256(model_path),
+        "size_bytes": model_path.stat().st_size,
+        "input": {"size": INPUT_SIZE, "channels": 1, "range": [-1.0, 1.0],
+                  "preprocessing": PREPROCESSING_DESCRIPTION,
+                  "function": "xray_desktop.model.preprocess.preprocess"},
+    }
+
 def bootstrap_ci(
     y: np.ndarray, p: np.ndarray, groups: list[str], stat: Any, n: int = 1000, seed: int = 0
 ) -> list[float]:
@@ -142,16 +158,7 @@ def write_artifacts(
     ref_path = out_dir / "reference.png"
     reference_image(ref_path)
     card: dict[str, Any] = {
-        "spec_version": SPEC_VERSION,  # model/spec.py: what the code checks in this card
-        "name": "xray-desktop pediatric pneumonia CNN",
-        "version": VERSION,
-        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "file": MODEL_FILE,
-        "sha256": file_sha256(model_path),
-        "size_bytes": model_path.stat().st_size,
-        "input": {"size": INPUT_SIZE, "channels": 1, "range": [-1.0, 1.0],
-                  "preprocessing": PREPROCESSING_DESCRIPTION,
-                  "function": "xray_desktop.model.preprocess.preprocess"},
+        **card_header("xray-desktop pediatric pneumonia CNN", VERSION, model_path),
         "architecture": {
             "summary": "plain CNN: 5x5 stride-2 stem, 3x3 conv blocks with batch norm + ReLU "
                        "(stride-2 downsampling to 12x12), 256-channel feature layer, global "

@@ -21,6 +21,7 @@ import numpy as np
 from xray_desktop.model.metrics import roc_auc
 from xray_desktop.model.preprocess import preprocess
 from xray_desktop.training import stress
+from xray_desktop.training.train import compile_for_training
 
 
 @dataclass
@@ -111,15 +112,7 @@ def fit_member(
         log(f"resuming after epoch {state['epoch']} (best stressed AUC {state['best_auc']:.4f})")
     else:
         model = build_model(input_size, width=cfg.width, dropout=cfg.dropout, pool=cfg.pool)
-        total, warm = steps * cfg.epochs, steps * cfg.warmup_epochs
-        schedule = keras.optimizers.schedules.CosineDecay(
-            cfg.learning_rate / 10, max(total - warm, 1), alpha=0.01,
-            warmup_target=cfg.learning_rate, warmup_steps=warm,
-        )
-        model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-        )
+        compile_for_training(model, cfg, steps)
         (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     log(f"member seed {cfg.seed} width {cfg.width}: {model.count_params():,} parameters; {steps} steps/epoch")
     for epoch in range(state["epoch"], cfg.epochs):

@@ -31,6 +31,21 @@ class TrainConfig:
     max_steps_per_epoch: int = 0  # >0 only to time a few steps
 
 
+
+def compile_for_training(model: Any, cfg: Any, steps: int) -> None:
+    """AdamW on a warm-up + cosine schedule, smoothed BCE on logits (1.0.0 and model-2 members alike)."""
+    import keras
+
+    total, warm = steps * cfg.epochs, steps * cfg.warmup_epochs
+    schedule = keras.optimizers.schedules.CosineDecay(
+        cfg.learning_rate / 10, max(total - warm, 1), alpha=0.01,
+        warmup_target=cfg.learning_rate, warmup_steps=warm,
+    )
+    model.compile(
+        optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
+        loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
+    )
+
 def _augmenter(seed: int) -> Any:
     """Geometric + intensity augmentation, applied to batches in tf.data (not saved)."""
     import keras
@@ -97,16 +112,7 @@ def fit(
         log(f"resuming after epoch {state['epoch']} (best AUC {state['best_auc']:.4f})")
     else:
         model = build_model(input_size, width=cfg.width, dropout=cfg.dropout)
-        total = steps * cfg.epochs
-        warm = steps * cfg.warmup_epochs
-        schedule = keras.optimizers.schedules.CosineDecay(
-            cfg.learning_rate / 10, max(total - warm, 1), alpha=0.01,
-            warmup_target=cfg.learning_rate, warmup_steps=warm,
-        )
-        model.compile(
-            optimizer=keras.optimizers.AdamW(schedule, weight_decay=cfg.weight_decay),
-            loss=keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=cfg.label_smoothing),
-        )
+        compile_for_training(model, cfg, steps)
         (run_dir / "config.json").write_text(json.dumps(asdict(cfg), indent=2))
     log(f"model: {model.count_params():,} parameters; {steps} steps/epoch")
 
