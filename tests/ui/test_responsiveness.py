@@ -55,3 +55,35 @@ def test_batch_of_200_never_stalls_the_event_loop(qtbot, make_window, tmp_path):
     w.list_panel.set_sort_mode("probability")
     probs = [w.model.rows[r].probability for r in view_order(w.list_panel)]
     assert probs == sorted(probs, reverse=True)
+
+
+def test_reads_are_looked_up_off_the_gui_thread_with_one_connection_per_loader(qtbot, make_window, tmp_path):
+    """The loaders resolve each study's reads on their own thread; PySide gives a pool thread a
+    new Python thread state per task, so a thread-local connection leaked one per study."""
+    import threading
+
+    from xray_desktop.records import identity
+
+    folder = tmp_path / "many"
+    for i in range(40):
+        write_png(folder / f"s{i:02d}.png", 0.3 + i / 100, size=64)
+    w = make_window()
+    gui = threading.get_ident()
+    threads: list[int] = []
+    real_lookup = identity.lookup
+
+    def spy(store, key, sha):
+        threads.append(threading.get_ident())
+        return real_lookup(store, key, sha)
+
+    import xray_desktop.ui.batch as batch_mod
+
+    batch_mod.lookup, saved = spy, batch_mod.lookup
+    try:
+        w.open_paths([folder])
+        qtbot.waitUntil(lambda: len(w.model.rows) == 40 and settled(w), timeout=60_000)
+    finally:
+        batch_mod.lookup = saved
+    assert len(threads) >= 40 and gui not in threads
+    assert 0 < len(w.batch._readers) <= 3  # the batch's two loaders and the viewer's one
+    assert all(r.key for r in w.model.rows)

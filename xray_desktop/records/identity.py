@@ -67,16 +67,29 @@ def resolve(store: ReadsLookup, study_key: str, file_sha256: str, first_seen: di
     ``first_seen`` (UID -> SHA-256 of the first image with it, kept by the caller for one
     work list) makes a second image with a taken UID a new one even before anything is read.
     """
+    found = lookup(store, study_key, file_sha256)
+    return claim(store, found, study_key, file_sha256, first_seen) if first_seen is not None else found
+
+
+def lookup(store: ReadsLookup, study_key: str, file_sha256: str) -> Resolved:
+    """The store's part of :func:`resolve` (any thread with its own connection may run it)."""
     try:
         key = content_key(store.conn, study_key, file_sha256)
     except sqlite3.Error as exc:
         raise StoreError(f"reads database error: {exc}") from exc
-    collision = key != study_key
-    if first_seen is not None and study_key != file_sha256:
-        first = first_seen.setdefault(study_key, file_sha256)
-        if not collision and first != file_sha256 and key == study_key:
-            # Nothing read under this UID from our content yet: the first image listed owns it.
-            owned = store.latest_for(study_key)
-            if owned is None or owned.file_sha256 != file_sha256:
-                key, collision = collision_key(study_key, file_sha256), True
-    return Resolved(key, store.latest_for(key), collision)
+    return Resolved(key, store.latest_for(key), key != study_key)
+
+
+def claim(store: ReadsLookup, found: Resolved, study_key: str, file_sha256: str,
+          first_seen: dict[str, str]) -> Resolved:
+    """The work list's part of :func:`resolve`: the first image listed with a UID owns it."""
+    if study_key == file_sha256:
+        return found
+    first = first_seen.setdefault(study_key, file_sha256)
+    if not found.collision and first != file_sha256:
+        # Nothing read under this UID from our content yet: the first image listed owns it.
+        owned = store.latest_for(study_key)
+        if owned is None or owned.file_sha256 != file_sha256:
+            key = collision_key(study_key, file_sha256)
+            return Resolved(key, store.latest_for(key), True)
+    return found

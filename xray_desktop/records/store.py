@@ -193,6 +193,21 @@ class Store:
                 raise StoreError(str(exc)) from exc
         log.debug("reads database open (schema v%d, was v%d)", migrations.LATEST_VERSION, found)
 
+    def reader(self) -> Store:
+        """A read-only second connection to the same database, for lookups on another thread.
+
+        The GUI's loader threads resolve each image's reads with one, so the GUI thread does
+        not wait on SQLite (and on the GIL that every SQLite call gives up and takes back).
+        """
+        try:
+            conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
+                                   isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the reads database at {self.path} for reading: {exc}") from exc
+        return type(self)(conn, self.path)
+
     def close(self) -> None:
         """Close the connection; safe to call twice."""
         if self._conn is not None:

@@ -7,16 +7,19 @@ of thousands of radiographs never sits in memory; each row keeps only its summar
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from xray_desktop.domain import Prediction, WorkerFailure
 from xray_desktop.io import ScanItem
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.records.identity import Resolved, resolve
+from xray_desktop.records.identity import Resolved, claim, lookup, resolve
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.workers import (
     InferenceService,
@@ -31,6 +34,7 @@ from xray_desktop.ui.workers import (
 log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 4
+INBOX_SLICE_S = 0.008  # GUI-thread time for worker results per event-loop turn
 # Files a folder walk finds that are not images are listed only if they look like they meant to be.
 _IMAGE_SUFFIXES = {"", ".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg"}
 
@@ -59,9 +63,20 @@ class BatchController(QObject):
         self._loads: dict[int, int] = {}  # request id -> row
         self._predictions: dict[int, int] = {}  # request id -> row
         self._scans: set[int] = set()
+        # Results from the worker threads (scan chunks, decoded studies, predictions) wait here
+        # and are handled a few milliseconds' worth per timer tick. Qt runs every queued signal
+        # before any timer or input event, so handling them as they came let a burst of them
+        # (a folder walk's chunks, loads finishing together) stall the window for over 100 ms.
+        self._inbox: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
+        self._inbox_timer = QTimer(self)
+        self._inbox_timer.setSingleShot(True)
+        self._inbox_timer.setInterval(0)
+        self._inbox_timer.timeout.connect(self._drain_inbox)
         self._done = 0
         self._total = 0
         self._first_seen: dict[str, str] = {}  # UID -> SHA-256 of the first image listed with it
+        self._readers: dict[int, Any] = {}  # loader thread id -> its read-only store connection
+        self._readers_lock = threading.Lock()
 
     # -- API ------------------------------------------------------------------------------
     def add_paths(self, paths: list[str | Path]) -> None:
@@ -71,7 +86,7 @@ class BatchController(QObject):
         self.pool.start(ScanTask(rid, [str(p) for p in paths], self.signals))
 
     def busy(self) -> bool:
-        return bool(self._queue or self._loads or self._predictions or self._scans)
+        return bool(self._queue or self._loads or self._predictions or self._scans or self._inbox)
 
     def cancel(self) -> None:
         """Stop the batch: queued rows stay unanalysed; late results are dropped."""
@@ -86,12 +101,30 @@ class BatchController(QObject):
         self._loads.clear()
         self._predictions.clear()
         self._scans.clear()
+        self._inbox.clear()
         self._finish()
 
     def shutdown(self) -> None:
         """Cancel and wait for running decodes (milliseconds each) so no thread outlives the window."""
         self.cancel()
         self.pool.waitForDone(2000)
+        with self._readers_lock:
+            readers, self._readers = list(self._readers.values()), {}
+        for reader in readers:
+            reader.close()
+
+    def lookup(self, study: Any) -> Resolved | None:
+        """The store's reads of ``study``; runs on a loader thread, with that thread's own connection."""
+        if self.store is None or not hasattr(self.store, "reader"):
+            return None
+        # By native thread id, not threading.local: PySide gives a pool thread a new Python
+        # thread state for each task, so a thread-local connection was opened (and kept) per study.
+        me = threading.get_ident()
+        with self._readers_lock:
+            reader = self._readers.get(me)
+            if reader is None:
+                reader = self._readers[me] = self.store.reader()
+        return lookup(reader, study.key, study.sha256)
 
     # -- pipeline -------------------------------------------------------------------------
     def _pump(self) -> None:
@@ -106,7 +139,7 @@ class BatchController(QObject):
             self.model.touch(row)
             rid = next_request_id()
             self._loads[rid] = row
-            self.pool.start(LoadTask(rid, r.path, self.signals))
+            self.pool.start(LoadTask(rid, r.path, self.signals, self.lookup))
         if not self.busy():
             self._finish()
 
@@ -120,10 +153,43 @@ class BatchController(QObject):
         self.progress_changed.emit(0, 0)
         self.finished.emit()
 
+    def _post(self, handler: Callable[..., None], *args: Any) -> None:
+        self._inbox.append((handler, args))
+        if not self._inbox_timer.isActive():
+            self._inbox_timer.start()
+
+    def _drain_inbox(self) -> None:
+        """Handle waiting worker results for up to ``INBOX_SLICE_S``, then let other events run."""
+        deadline = time.perf_counter() + INBOX_SLICE_S
+        while self._inbox:
+            handler, args = self._inbox.popleft()
+            handler(*args)
+            if time.perf_counter() >= deadline:
+                break
+        if self._inbox:
+            self._inbox_timer.start()
+
     @Slot(int, object)
     def _on_scanned(self, rid: int, items: list[ScanItem]) -> None:
-        if rid not in self._scans:
-            return
+        if rid in self._scans:
+            self._post(self._scan_chunk, rid, items)
+
+    @Slot(int)
+    def _on_scan_finished(self, rid: int) -> None:
+        if rid in self._scans:
+            self._post(self._scan_done, rid)  # after its last chunk
+
+    def _scan_chunk(self, rid: int, items: list[ScanItem]) -> None:
+        if rid in self._scans:  # else cancelled meanwhile
+            self._list_chunk(items)
+
+    def _scan_done(self, rid: int) -> None:
+        if rid in self._scans:
+            self._scans.discard(rid)
+            if not self.busy():
+                self._finish()
+
+    def _list_chunk(self, items: list[ScanItem]) -> None:
         wanted: list[Path] = []
         errors: dict[Path, str] = {}
         skipped = 0
@@ -149,14 +215,11 @@ class BatchController(QObject):
         self.progress_changed.emit(self._done, self._total)
         self._pump()
 
-    @Slot(int)
-    def _on_scan_finished(self, rid: int) -> None:
-        self._scans.discard(rid)
-        if not self.busy():
-            self._finish()
-
     @Slot(int, object)
     def _on_loaded(self, rid: int, loaded: Loaded) -> None:
+        self._post(self._handle_loaded, rid, loaded)
+
+    def _handle_loaded(self, rid: int, loaded: Loaded) -> None:
         row = self._loads.pop(rid, None)
         if row is None:
             return  # cancelled meanwhile
@@ -178,6 +241,9 @@ class BatchController(QObject):
 
     @Slot(int, object)
     def _on_load_failed(self, rid: int, failure: WorkerFailure) -> None:
+        self._post(self._handle_load_failed, rid, failure)
+
+    def _handle_load_failed(self, rid: int, failure: WorkerFailure) -> None:
         row = self._loads.pop(rid, None)
         if row is None:
             return
@@ -189,6 +255,9 @@ class BatchController(QObject):
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
+        self._post(self._handle_prediction_ready, rid, prediction)
+
+    def _handle_prediction_ready(self, rid: int, prediction: Prediction) -> None:
         row = self._predictions.pop(rid, None)
         if row is None:
             return  # not ours (the viewer's request) or cancelled
@@ -197,6 +266,9 @@ class BatchController(QObject):
 
     @Slot(int, object)
     def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
+        self._post(self._handle_prediction_failed, rid, failure)
+
+    def _handle_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
         row = self._predictions.pop(rid, None)
         if row is None:
             return
@@ -210,7 +282,7 @@ class BatchController(QObject):
         """Fill a row from a decoded study; True when the store says it is already confirmed."""
         r = self.model.rows[row]
         study = loaded.study
-        resolved = self._resolve(study)
+        resolved = self._resolve(loaded)
         # A read applies only to the same content: a taken UID makes this a new image.
         r.key = resolved.key if resolved is not None else study.key
         r.warning = resolved.warning if resolved is not None else ""
@@ -226,10 +298,13 @@ class BatchController(QObject):
         self.model.touch(row)
         return r.read is not None
 
-    def _resolve(self, study: Any) -> Resolved | None:
+    def _resolve(self, loaded: Loaded) -> Resolved | None:
         if self.store is None:
             return None
+        study = loaded.study
         try:
+            if loaded.resolved is not None:  # looked up on the loader thread
+                return claim(self.store, loaded.resolved, study.key, study.sha256, self._first_seen)
             return resolve(self.store, study.key, study.sha256, self._first_seen)
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not stop the batch
             log.warning("store lookup failed for %s: %s", key_hash(study.key), exc)

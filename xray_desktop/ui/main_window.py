@@ -102,8 +102,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.statusBar().addPermanentWidget(self.model_status)
         self._connect()
         self._restore_settings()
-        self.key_filter = ReviewKeyFilter(self)
-        QApplication.instance().installEventFilter(self.key_filter)  # review keys from anywhere
+        self.key_filter = ReviewKeyFilter(self)  # review keys from anywhere in the window
 
     # -- construction ---------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -253,7 +252,7 @@ class MainWindow(WindowActions, QMainWindow):
         else:
             self.viewer.show_study(None, "Loading…")
             self._view_rid = next_request_id()
-            self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals))
+            self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals, self.batch.lookup))
 
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
@@ -304,7 +303,7 @@ class MainWindow(WindowActions, QMainWindow):
             return
         nxt = self.model.rows[below]
         if nxt.status != Status.ERROR and nxt.path not in self._cache:
-            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals))
+            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals, self.batch.lookup))
 
     def _put_cache(self, loaded: Loaded) -> _Cached:
         entry = self._cache.get(loaded.path) or _Cached(loaded.study)
@@ -397,7 +396,7 @@ class MainWindow(WindowActions, QMainWindow):
         if getattr(self, "_shut", False):
             return
         self._shut = True
-        QApplication.instance().removeEventFilter(self.key_filter)
+        self.key_filter.detach()
         s = self.settings
         s.set(keys.GEOMETRY, self.saveGeometry())
         s.set(keys.WINDOW_STATE, self.saveState())
@@ -405,9 +404,9 @@ class MainWindow(WindowActions, QMainWindow):
         s.set(keys.RIGHT_SPLITTER, self.right_splitter.saveState())
         s.set(keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().saveState())
         s.sync()
-        self.batch.shutdown()
-        self.view_pool.clear()
+        self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
+        self.batch.shutdown()
         self.inference.shutdown()
         if self.saver is not None:
             self.saver.close()  # a commit in flight completes first

@@ -83,11 +83,40 @@ def build_shortcuts(w: Any) -> dict[str, QShortcut]:
 
 
 class ReviewKeyFilter(QObject):
-    """Application event filter for the window's keys (installed by the main window)."""
+    """Event filter for the window's keys, on the window and on its widgets that take focus.
+
+    Key events go to the focus widget (else the window), so the filter sits on those rather
+    than on the whole application: an application filter runs Python, and takes the GIL from
+    the decoding threads, for every paint, timer and queued signal of every object, which made
+    opening a 200-study folder stall the window for over 100 ms. Widgets made later are
+    caught when they get the focus.
+    """
 
     def __init__(self, window: Any) -> None:
         super().__init__(window)
         self.w = window
+        self._watched: set[int] = set()
+        for widget in [window, *window.findChildren(QWidget)]:
+            if widget is window or widget.focusPolicy() != Qt.FocusPolicy.NoFocus:
+                self._watch(widget)
+        QApplication.instance().focusChanged.connect(self._on_focus_changed)  # type: ignore[attr-defined]
+
+    def _watch(self, widget: QWidget) -> None:
+        if id(widget) not in self._watched:
+            self._watched.add(id(widget))
+            widget.installEventFilter(self)
+            widget.destroyed.connect(lambda _=None, k=id(widget): self._watched.discard(k))
+
+    def detach(self) -> None:
+        """Stop following the focus (the window is closing)."""
+        try:
+            QApplication.instance().focusChanged.disconnect(self._on_focus_changed)  # type: ignore[attr-defined]
+        except (RuntimeError, TypeError):
+            pass
+
+    def _on_focus_changed(self, _old: QWidget | None, now: QWidget | None) -> None:
+        if now is not None and self._ours(now):
+            self._watch(now)
 
     def _ours(self, obj: QObject) -> bool:
         return isinstance(obj, QWidget) and (obj is self.w or self.w.isAncestorOf(obj))

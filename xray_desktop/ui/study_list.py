@@ -98,7 +98,7 @@ SORT_ROLES = {"added": ORDER_ROLE, "probability": PROB_ROLE, "status": STATUS_RO
 # Clicking a column header sorts by it (the sort itself always runs on column 0's roles).
 COLUMN_SORT = {0: "name", 1: "date", 2: "status", 3: "probability", 4: "probability", 5: "final"}
 _TIE = 1e-12  # sort keys carry the opening order as a tie-break, so equal keys never swap
-FLUSH_MS = 40
+FLUSH_MS = 100
 LABEL_TEXT = {"PNEUMONIA": "Pneumonia", "NORMAL": "Normal", "": "—"}
 
 

@@ -73,6 +73,7 @@ class Loaded:
     path: Path
     study: Study
     thumbnail: bytes  # JPEG, see ui/thumbnails.py
+    resolved: Any = None  # the store's lookup of its reads, when the task was given one
 
 
 def model_failure(exc: BaseException) -> WorkerFailure:
@@ -267,9 +268,11 @@ class LoadSignals(QObject):
 class LoadTask(QRunnable):
     """Decode one file and make its thumbnail, off the GUI thread."""
 
-    def __init__(self, request_id: int, path: Path, signals: LoadSignals) -> None:
+    def __init__(self, request_id: int, path: Path, signals: LoadSignals,
+                 lookup: Callable[[Study], Any] | None = None) -> None:
         super().__init__()
         self.request_id, self.path, self.signals = request_id, Path(path), signals
+        self.lookup = lookup  # the reads lookup, done here so the GUI thread does not wait on it
 
     def run(self) -> None:
         try:
@@ -283,7 +286,13 @@ class LoadTask(QRunnable):
             failure = WorkerFailure(FailureKind.UNEXPECTED, f"unexpected error: {type(exc).__name__}")
             self.signals.failed.emit(self.request_id, failure)
             return
-        self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb))
+        resolved = None
+        if self.lookup is not None:
+            try:
+                resolved = self.lookup(study)
+            except Exception as exc:  # noqa: BLE001 - the GUI thread looks it up again instead
+                log.warning("reads lookup on the loader failed: %s", type(exc).__name__)
+        self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb, resolved))
 
 
 class ScanTask(QRunnable):
