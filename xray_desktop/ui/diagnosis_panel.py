@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -67,6 +68,10 @@ class DiagnosisPanel(QWidget):
         self.confirm_button.setEnabled(False)
         self.hint_label = QLabel()
         self.hint_label.setObjectName("hint")
+        # A long hint ("Unsaved draft …") wraps instead of widening the panel: the splitter
+        # moved the whole right column when a draft came back (seen under Xvfb at 1,366 px).
+        self.hint_label.setWordWrap(True)
+        self.hint_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.history_label = QLabel()
         self.history_label.setObjectName("hint")
         self.history_label.setWordWrap(True)
