@@ -380,3 +380,17 @@ def test_panel_and_column_widths_are_saved_per_user(qtbot, make_window, settings
     assert settings_store.get(keys.SPLITTER) is not None and settings_store.get(keys.RIGHT_SPLITTER) is not None
     w2 = make_window()
     assert w2.list_panel.table.horizontalHeader().sectionSize(3) == 90
+
+
+def test_the_ai_column_never_cuts_off_the_operating_point_buttons(qtbot, make_window):
+    """Seen under Xvfb at 1,366 px: a restored layout squeezed the right column and
+    "High specificity" was cut off (the AI panel has no horizontal scroll bar)."""
+    w = make_window()
+    w.resize(1366, 768)
+    w.splitter.setSizes([700, 660, 10])  # what a saved layout can ask for
+    qtbot.wait(20)
+    buttons = list(w.prediction_panel.preset_buttons.values())
+    viewport = w.ai_scroll.viewport()
+    for b in buttons:
+        right = b.mapTo(viewport, b.rect().topRight()).x()
+        assert right <= viewport.width(), (b.text(), right, viewport.width())

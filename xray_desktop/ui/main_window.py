@@ -120,6 +120,10 @@ class MainWindow(WindowActions, QMainWindow):
         self.ai_scroll = scroll
         scroll.setWidget(right_top)
         scroll.setWidgetResizable(True)
+        # Without a horizontal scroll bar the column must never be narrower than the AI panel
+        # (the operating-point buttons were cut off when a saved layout squeezed it).
+        scroll.setMinimumWidth(right_top.minimumSizeHint().width() + scroll.verticalScrollBar().sizeHint().width()
+                               + 2 * scroll.frameWidth())
         self.right_splitter = QSplitter(Qt.Orientation.Vertical)
         self.right_splitter.addWidget(scroll)
         self.right_splitter.addWidget(self.diagnosis_panel)
