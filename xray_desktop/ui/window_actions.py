@@ -14,12 +14,12 @@ from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
-from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
-from xray_desktop.records import ReadInput, StoreError
+from xray_desktop.records import StoreError
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
+from xray_desktop.review import NotReady, ReviewSession, form_problem
 from xray_desktop.ui.dialogs import (
     ExportDialog,
     ReviewerDialog,
@@ -47,12 +47,9 @@ class WindowActions:
     prediction_panel: Any
     inference: Any
     export_options_provider: Any
-    _current_row: int
-    _shown: Any
+    session: ReviewSession
     _cache: Any
-    drafts: dict[Path, Any]
     model_status: Any
-    _pred_rid: int
     discard_drafts_provider: Any
 
     def ensure_reviewer(self) -> str:
@@ -104,45 +101,27 @@ class WindowActions:
 
     def confirm(self) -> bool:
         """Save the read now (committed before anything else happens) and go to the next study."""
-        row, panel = self._current_row, self.diagnosis_panel
+        row, panel = self.session.row, self.diagnosis_panel
         if row < 0 or not panel.isEnabled() or self.saver is None or self.saver.saving:  # one save at a time
             return False
-        problem = panel.problem()
-        if problem:
+        draft = panel.state()
+        problem = form_problem(draft)
+        if problem:  # before asking for a name: the form is what the reader must fix
             self.notifier.notify(problem, 5000)
             return False
-        reviewer = self.ensure_reviewer()
-        if not reviewer:
-            self.notifier.notify("Enter your name to confirm diagnoses", 5000)
+        try:  # the session decides what is recorded (no AI fields for a refused study)
+            read_input = self.session.read_input(self.ensure_reviewer(), draft)
+        except NotReady as exc:
+            self.notifier.notify(str(exc), 5000)
             return False
-        r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
-        md = r.metadata
-        gate = "" if r.gate_accepted is None else ("accepted" if r.gate_accepted else f"rejected: {r.gate_reason}")
-        if r.gate_accepted and r.out_of_scope:
-            gate = f"accepted; {decision.out_of_scope_text(r.out_of_scope)}"
-        # A refused or out-of-scope study had no AI call: its read carries no AI fields.
-        v = r.verdict(threshold)
-        assessed = v.assessed and threshold is not None
-        read_input = ReadInput(
-            reviewer=reviewer, study_key=r.key, file_path=str(r.path), file_sha256=r.sha256,
-            final_diagnosis=panel.diagnosis(), confidence=int(panel.confidence() or 0),
-            patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
-            birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
-            accession=md.accession if md else "",
-            ai_probability=v.probability if assessed else None, threshold=threshold if assessed else None,
-            operating_point=self.prediction_panel.operating_point_name() if assessed else "",
-            ai_label=v.label if assessed else "", model_version=info.version if info else "",
-            model_sha256=info.sha256 if info else "", gate_result=gate, note=panel.note(),
-            time_spent_ms=int(self._shown.elapsed()) if self._shown.isValid() else 0,
-            supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
-        )
+        r = self.model.rows[row]
         try:
             read = self.saver.save(read_input)  # durable on return; the window keeps painting meanwhile
         except StoreError as exc:
             log.error("saving a read failed: %s", exc)
             QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
             return False
-        self.drafts.pop(r.path, None)
+        self.session.saved(r.path)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
@@ -172,11 +151,11 @@ class WindowActions:
         panel = self.diagnosis_panel
         if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
             r = self.model.rows[row]
-            self.drafts[r.path] = panel.state()
+            self.session.keep_draft(r.path, panel.state())
             self.notifier.notify(f"Unsaved draft kept for {r.name} (this session only)", 5000)
 
     def _discard_drafts_ok(self) -> bool:
-        n = len(self.drafts)
+        n = len(self.session.drafts)
         if self.discard_drafts_provider is not None:
             return self.discard_drafts_provider(n)
         answer = QMessageBox.question(
@@ -188,6 +167,7 @@ class WindowActions:
     @Slot(object)
     def _on_model_loaded(self, info: Any) -> None:
         s = self.settings
+        self.session.model_ready(info.version, info.sha256)
         # Per model (by SHA-256): a threshold chosen for one model never applies to another.
         self.prediction_panel.set_card(
             info.card, info.version,
@@ -196,11 +176,11 @@ class WindowActions:
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
         self.notifier.notify("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())
-        row = self._current_row
-        if row >= 0 and not self._pred_rid:
+        row = self.session.row
+        if row >= 0 and not self.session.pred_rid:
             cached = self._cache.get(self.model.rows[row].path)
             if cached is not None and cached.prediction is None:
-                self._pred_rid = self.inference.request(cached.study, heatmap=True)
+                self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
 
     @Slot(object)
     def _on_model_failed(self, failure: WorkerFailure) -> None:
@@ -210,15 +190,14 @@ class WindowActions:
         self.model_status.setToolTip(text)
         self.notifier.notify(f"{text} — the viewer still works", 15000)
 
-    def _threshold(self) -> float | None:
-        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
-
     @Slot(float)
     def _on_threshold_changed(self, threshold: float) -> None:
+        # The panel's controls are a view: the session holds the operating point in force.
+        self.session.set_operating_point(threshold, self.prediction_panel.operating_point_name())
         self.model.set_threshold(threshold)
         self._set_model_setting(keys.THRESHOLD, threshold)
-        if self._current_row >= 0:
-            label = self.model.rows[self._current_row].ai_label(self._threshold())
+        if self.session.row >= 0:
+            label = self.session.verdict().label
             self.diagnosis_panel.set_ai_label(label)
             self.viewer.set_heatmap_positive(label == "PNEUMONIA")
 
@@ -237,7 +216,7 @@ class WindowActions:
 
     # -- dialogs and menu actions ---------------------------------------------------------
     def show_tags(self) -> None:
-        cached = self._cache.get(self.model.rows[self._current_row].path) if self._current_row >= 0 else None
+        cached = self._cache.get(self.model.rows[self.session.row].path) if self.session.row >= 0 else None
         TagsDialog(cached.study.tags if cached else [], self).exec()
 
     def show_model_card(self) -> None:
