@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog
 
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
@@ -117,9 +117,10 @@ class WindowActions:
         r = self.model.rows[row]
         try:
             read = self.saver.save(read_input)  # durable on return; the window keeps painting meanwhile
-        except StoreError as exc:
-            log.error("saving a read failed: %s", exc)
-            QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
+        except StoreError as exc:  # the form keeps its values: the reader can try again
+            self.notifier.notify(f"The diagnosis could not be saved: {exc}", 0, dialog=True,
+                                 title="Diagnosis not saved", log_text=f"saving a read failed: {exc}",
+                                 level=logging.ERROR)
             return False
         self.session.saved(r.path)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
@@ -158,10 +159,9 @@ class WindowActions:
         n = len(self.session.drafts)
         if self.discard_drafts_provider is not None:
             return self.discard_drafts_provider(n)
-        answer = QMessageBox.question(
-            self, "Unsaved drafts",
+        return self.notifier.ask(
+            "Unsaved drafts",
             f"{n} stud{'ies have' if n != 1 else 'y has'} an unconfirmed draft that will be lost. Quit anyway?")
-        return answer == QMessageBox.StandardButton.Yes
 
     # -- model ----------------------------------------------------------------------------
     @Slot(object)
@@ -250,15 +250,11 @@ class WindowActions:
         n = result.rows
         msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
         self.notifier.notify(msg, 10000)
-        icon = QMessageBox.Icon.Information
         if not result.chain.ok:  # written anyway (the reads may be the evidence), but said loudly
-            icon, msg = QMessageBox.Icon.Warning, (f"{msg}\n\nWARNING: the audit trail failed verification "
-                                                   f"({result.chain.message}); the export's anchor records it.")
-        box = QMessageBox(icon, "Export finished", msg, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setModal(False)
-        box.show()  # non-blocking: the reader can keep working
-        self.last_export_box = box
+            msg = (f"{msg}\n\nWARNING: the audit trail failed verification ({result.chain.message}); "
+                   "the export's anchor records it.")
+        # Non-modal: the reader can keep working.
+        self.last_export_box = self.notifier.message_box("Export finished", msg, warning=not result.chain.ok)
         return n
 
     def focus_work_list(self) -> None:
