@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -197,30 +197,6 @@ class MainWindow(WindowActions, QMainWindow):
         elif self.inference.state == "failed":
             assert self.inference.failure is not None  # "failed" always has one
             self._on_model_failed(self.inference.failure)
-
-    def open_paths(self, paths: list[str | Path]) -> None:
-        """Open files and folders exactly as a drop does."""
-        paths = [Path(p) for p in paths if str(p)]
-        if not paths:
-            return
-        for p in paths:
-            if p.is_dir():
-                self._remember_folder(p)
-        self.batch.add_paths(paths)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event: Any) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
 
     # -- selection and viewing ------------------------------------------------------------
     @Slot(int)

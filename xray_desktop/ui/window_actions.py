@@ -1,4 +1,4 @@
-"""The main window's actions: reviewer, opening dialogs, confirming, drafts, the model's state, export, help.
+"""The main window's actions: reviewer, opening (dialogs, drops), confirming, drafts, the model's state, export, help.
 
 A mixin of :class:`~xray_desktop.ui.main_window.MainWindow`, kept apart so that the window
 module stays about layout and wiring; every method here uses only the window's attributes.
@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication, QFileDialog
 
 from xray_desktop import settings as keys
@@ -46,6 +46,7 @@ class WindowActions:
     diagnosis_panel: Any
     prediction_panel: Any
     inference: Any
+    batch: Any
     export_options_provider: Any
     session: ReviewSession
     _cache: Any
@@ -80,6 +81,30 @@ class WindowActions:
         if folder:
             self.settings.set(keys.LAST_DIR, folder)
             self.open_paths([folder])
+
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open files and folders exactly as a drop does."""
+        paths = [Path(p) for p in paths if str(p)]
+        if not paths:
+            return
+        for p in paths:
+            if p.is_dir():
+                self._remember_folder(p)
+        self.batch.add_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
 
     def _remember_folder(self, folder: Path) -> None:
         recent = [f for f in self.settings.get(keys.RECENT_FOLDERS) if f != str(folder)]
