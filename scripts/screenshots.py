@@ -72,7 +72,7 @@ def wrap_as_dicom(src: Path, dst: Path) -> None:
 
 def _settle(app: Any, w: Any, limit_s: float) -> None:
     deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline and (w.batch.busy() or not w.model.rows or w._pred_rid
+    while time.monotonic() < deadline and (w.batch.busy() or not w.model.rows or w.session.pred_rid
                                            or w.viewer.view.study() is None):
         app.processEvents()
         time.sleep(0.01)

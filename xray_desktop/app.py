@@ -27,9 +27,9 @@ def _screenshot_when_settled(app: Any, window: Any, target: Path, expect_rows: b
     timer = QTimer(window)
 
     def poll() -> None:
-        checking = getattr(window, "trail_check", None)
+        checking = getattr(window, "trail_checker", None)
         settled = (window.inference.state in ("ready", "failed") and not window.batch.busy()
-                   and (window.model.rows or not expect_rows) and not (checking and checking.is_alive()))
+                   and (window.model.rows or not expect_rows) and not (checking and checking.busy()))
         if settled or time.monotonic() - start > limit_s:
             timer.stop()
             window.model.flush()  # pending row updates and thumbnails are coalesced: apply them now
@@ -54,71 +54,11 @@ def _preflight() -> int | None:
     return EXIT_NO_DISPLAY_LIBS
 
 
-def trail_warning(store: Any) -> str:
-    """Check the reads' chain against this database's session anchor and move the anchor on.
-
-    Returns "" when the trail holds, else the warning for the reader (also logged).
-    """
-    from xray_desktop.records import StoreError
-    from xray_desktop.records.anchor import check_and_advance
-
-    try:
-        result = check_and_advance(store)
-    except StoreError as exc:
-        result_text = str(exc)
-    else:
-        if result.ok:
-            return ""
-        result_text = result.message
-    return ("The audit trail of confirmed reads failed verification: "
-            f"{result_text}. Reads can still be made; report this to whoever looks after the records.")
-
-
 def _show_trail_warning(window: Any, text: str) -> None:
     """Warn the reader (non-modal box and status bar) that the audit trail is broken."""
-    from PySide6.QtWidgets import QMessageBox
-
-    box = QMessageBox(QMessageBox.Icon.Warning, "Audit trail broken", text, parent=window)
-    box.setModal(False)
-    box.show()
-    window.trail_warning_box = box  # keep it alive; tests look at it
-    window.statusBar().showMessage("Audit trail failed verification — see the warning", 60_000)
-    log.warning("audit trail warning shown to the reader")
-
-
-def _check_trail_in_background(window: Any, db_path: Path) -> Any:
-    """The start-up check, on its own thread and connection (verify re-hashes every read:
-    2.4 s for 25,000 reads), then a warning on the GUI thread if needed. Returns the thread."""
-    import threading
-
-    from PySide6.QtCore import QObject, Signal, Slot
-
-    class _Relay(QObject):
-        done = Signal(str)
-
-        @Slot(str)
-        def show(self, text: str) -> None:
-            if text:
-                _show_trail_warning(window, text)
-
-    relay = _Relay(window)  # lives on the GUI thread: the emit below is queued to it
-    relay.done.connect(relay.show)
-    window.trail_relay = relay
-
-    def work() -> None:
-        from xray_desktop.records import Store, StoreError
-
-        try:
-            with Store.open(db_path, create=False) as store:
-                text = trail_warning(store)
-        except StoreError as exc:
-            text = f"The audit trail could not be checked: {exc}"
-        relay.done.emit(text)
-
-    thread = threading.Thread(target=work, name="trail-check", daemon=True)
-    thread.start()
-    window.trail_check = thread
-    return thread
+    window.trail_warning_box = window.notifier.message_box("Audit trail broken", text, warning=True)
+    window.notifier.notify("Audit trail failed verification — see the warning", 60_000,
+                           log_text="audit trail warning shown to the reader", level=logging.WARNING)
 
 
 def run(paths: list[str]) -> int:
@@ -138,7 +78,7 @@ def run(paths: list[str]) -> int:
     from xray_desktop.ui.notify import install_excepthooks
     from xray_desktop.ui.settings_store import SettingsStore
     from xray_desktop.ui.theme import apply_dark_theme
-    from xray_desktop.ui.workers import configure_threads
+    from xray_desktop.ui.workers import TrailChecker, configure_threads
 
     configure_threads()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -166,7 +106,10 @@ def run(paths: list[str]) -> int:
     # No console in the windowed launcher: uncaught errors are logged and shown, not lost on stderr.
     restore_hooks = install_excepthooks(window.notifier)
     window.show()
-    trail_check = _check_trail_in_background(window, store.path)
+    # The start-up check runs on the trail-check thread; a broken trail is shown when it is found.
+    trail = window.trail_checker = TrailChecker(store.path, window)
+    trail.broken.connect(lambda text: _show_trail_warning(window, text))
+    trail.check()
     QTimer.singleShot(0, window.ensure_reviewer)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
@@ -178,7 +121,8 @@ def run(paths: list[str]) -> int:
         return int(app.exec())
     finally:
         restore_hooks()
-        window.shutdown()
-        trail_check.join(timeout=60)  # one anchor writer at a time
-        trail_warning(store)  # session end: advance this database's anchor (logged if broken)
+        window.shutdown()  # every read committed; the trail check goes on
+        trail.check(report=False)  # session end: advance this database's anchor (logged if broken)
+        if not trail.close(timeout_s=60):
+            log.warning("the session-end audit trail check did not finish in 60 s")
         store.close()

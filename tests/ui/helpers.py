@@ -44,4 +44,4 @@ def row_by_name(w, name: str) -> int:
 def select(qtbot, w, row: int) -> None:
     """Select a row and wait until its study (and AI answer, if any) is on screen."""
     w.list_panel.select_source_row(row)
-    qtbot.waitUntil(lambda: w.viewer.view.study() is not None and w._pred_rid == 0, timeout=5000)
+    qtbot.waitUntil(lambda: w.viewer.view.study() is not None and w.session.pred_rid == 0, timeout=5000)

@@ -146,7 +146,7 @@ def test_review_keys_work_with_the_focus_on_the_work_list(qtbot, make_window, st
     assert read is not None and read.final_diagnosis == Diagnosis.PNEUMONIA and read.confidence == 4
     assert w.list_panel.current_source_row() == 1
     assert w.statusBar().currentMessage().startswith("Saved")  # not "unsaved draft kept"
-    assert not w.drafts
+    assert not w.session.drafts
     _key(Qt.Key.Key_J)
     assert w.list_panel.current_source_row() == 2
     _key(Qt.Key.Key_K)

@@ -146,3 +146,23 @@ def check_and_advance(store: Store) -> VerifyResult:
     else:
         log.warning("the reads audit trail failed verification: %s", result.message)
     return result
+
+
+def session_check(db_path: Path) -> str:
+    """:func:`check_and_advance` on a connection of its own; "" when the trail holds, else the reader's warning.
+
+    Opens its own connection so it can run on any thread (the GUI runs it on ``trail-check``).
+    """
+    try:
+        store = Store.open(db_path, create=False)
+    except StoreError as exc:
+        return f"The audit trail could not be checked: {exc}"
+    with store:
+        try:
+            result = check_and_advance(store)
+        except StoreError as exc:
+            result = VerifyResult(False, 0, None, str(exc))
+    if result.ok:
+        return ""
+    return ("The audit trail of confirmed reads failed verification: "
+            f"{result.message}. Reads can still be made; report this to whoever looks after the records.")

@@ -20,8 +20,9 @@ from PySide6.QtWidgets import (
 
 from xray_desktop.decision import agreement
 from xray_desktop.domain import Diagnosis
+from xray_desktop.review import Draft, form_problem
+from xray_desktop.review import other_finding as _other_finding
 
-Draft = tuple[Diagnosis | None, int | None, str, str]
 DIAGNOSIS_KEYS = {Diagnosis.PNEUMONIA: "P", Diagnosis.NORMAL: "N", Diagnosis.INDETERMINATE: "I", Diagnosis.OTHER: "O"}
 
 
@@ -120,17 +121,11 @@ class DiagnosisPanel(QWidget):
         return self.note_edit.toPlainText().strip()
 
     def other_finding(self) -> str:
-        return self.other_edit.text().strip() if self.diagnosis() == Diagnosis.OTHER else ""
+        return _other_finding(self.state())
 
     def problem(self) -> str:
-        """Why the read cannot be confirmed yet ('' when it can)."""
-        if self.diagnosis() is None:
-            return "Choose a diagnosis (P / N / I / O)"
-        if self.diagnosis() == Diagnosis.OTHER and not self.other_finding():
-            return "Describe the other finding"
-        if self.confidence() is None:
-            return "Choose a confidence (1–5)"
-        return ""
+        """Why the read cannot be confirmed yet ('' when it can; the rules are ``review.form_problem``)."""
+        return form_problem(self.state())
 
     # -- state ----------------------------------------------------------------------------
     def set_ai_label(self, label: str) -> None:

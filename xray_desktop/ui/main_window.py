@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QElapsedTimer, Qt, QTimer, Slot
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
     QLabel,
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from xray_desktop import settings as keys
 from xray_desktop.domain import Prediction, Study, WorkerFailure
 from xray_desktop.records import StoreError
+from xray_desktop.review import ReviewSession
 from xray_desktop.ui.batch import BatchController, apply_prediction
 from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
 from xray_desktop.ui.dialogs import (
@@ -76,12 +77,9 @@ class MainWindow(WindowActions, QMainWindow):
         # Tests set this to answer "quit and lose n unsaved drafts?" without a dialog.
         self.discard_drafts_provider: Callable[[int], bool] | None = None
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
-        self._current_row = -1
-        self._view_rid = 0  # id of the load for the study on screen; others are stale
-        self._pred_rid = 0  # id of the prediction for the study on screen
-        self._shown = QElapsedTimer()
+        # What the reader is on, the operating point, drafts, the request ids awaited (review.py).
+        self.session = ReviewSession()
         self._started = False
-        self.drafts: dict[Path, Any] = {}  # unsaved forms by study, for this session (issue 18.4)
 
         self.model = StudyListModel(self)
         self.list_panel = StudyListPanel(self.model)
@@ -204,40 +202,15 @@ class MainWindow(WindowActions, QMainWindow):
             assert self.inference.failure is not None  # "failed" always has one
             self._on_model_failed(self.inference.failure)
 
-    def open_paths(self, paths: list[str | Path]) -> None:
-        """Open files and folders exactly as a drop does."""
-        paths = [Path(p) for p in paths if str(p)]
-        if not paths:
-            return
-        for p in paths:
-            if p.is_dir():
-                self._remember_folder(p)
-        self.batch.add_paths(paths)
-
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dragMoveEvent(self, event: Any) -> None:
-        if event.mimeData().hasUrls():
-            event.acceptProposedAction()
-
-    def dropEvent(self, event: QDropEvent) -> None:
-        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
-        if paths:
-            event.acceptProposedAction()
-            self.open_paths(paths)
-
     # -- selection and viewing ------------------------------------------------------------
     @Slot(int)
     def _on_current_changed(self, row: int) -> None:
-        self._keep_draft(self._current_row)
+        self._keep_draft(self.session.row)
         focus = QApplication.focusWidget()
         if focus is not None and self.diagnosis_panel.isAncestorOf(focus):
             self.leave_text_field()  # never carry the reader's typing into the next study's form
-        self._current_row, self._view_rid, self._pred_rid = row, 0, 0
+        self.session.select(row, self.model.rows[row] if row >= 0 else None)  # earlier requests are stale now
         self.model.pin(row)  # results arriving for this row must not move it under the reader
-        self._shown.start()
         self.viewer.show_study(None, "")  # blank while loading, not the "drop files" hint
         self.model_input_view.set_input(None)
         self.prediction_panel.set_prediction(None)
@@ -255,15 +228,16 @@ class MainWindow(WindowActions, QMainWindow):
             self._show(row, cached)
         else:
             self.viewer.show_study(None, "Loading…")
-            self._view_rid = next_request_id()
-            self.view_pool.start(LoadTask(self._view_rid, r.path, self.view_signals, self.batch.lookup))
+            rid = self.session.expect_view(next_request_id())
+            self.view_pool.start(LoadTask(rid, r.path, self.view_signals, self.batch.lookup))
 
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
         panel = self.diagnosis_panel
         # What the reader typed on this study survives a refresh (its key arriving, a confirm
         # elsewhere); a draft left earlier in the session comes back when they return to it.
-        draft = panel.state() if keep_input and panel.isEnabled() and panel.is_dirty() else self.drafts.get(r.path)
+        draft = (panel.state() if keep_input and panel.isEnabled() and panel.is_dirty()
+                 else self.session.draft_for(r.path))
         panel.setEnabled(bool(r.key))
         history: list[Any] = []
         if r.read is not None and self.store is not None:
@@ -274,23 +248,23 @@ class MainWindow(WindowActions, QMainWindow):
         panel.show_read(r.read, history)
         if draft is not None:
             panel.restore_draft(draft)
-        panel.set_ai_label(r.ai_label(self._threshold()))
+        panel.set_ai_label(self.session.verdict(r).label)
 
     def _show(self, row: int, cached: _Cached) -> None:
         self._cache.move_to_end(cached.study.path)
         self.viewer.show_study(cached.study)
-        self._shown.start()
+        self.session.shown()
         if self.model.rows[row].warning:
             self.notifier.notify(self.model.rows[row].warning, 15000)
         if cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
         elif self.inference.available:
             self.prediction_panel.status_label.setText("Analysing…")
-            self._pred_rid = self.inference.request(cached.study, heatmap=True)
+            self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
         self._prefetch_after(row)
 
     def _show_prediction(self, row: int, p: Prediction) -> None:
-        v = self.model.rows[row].verdict(self._threshold())
+        v = self.session.verdict(self.model.rows[row])
         # A study without an AI call gets no heat map either: it would look like a finding.
         self.viewer.set_heatmap(p.heatmap if v.assessed else None, positive=v.label == "PNEUMONIA")
         self.model_input_view.set_input(p.model_input)
@@ -326,36 +300,33 @@ class MainWindow(WindowActions, QMainWindow):
         r = self.model.rows[row]
         if not r.key or r.status in (Status.QUEUED, Status.CANCELLED):
             self.batch.absorb(row, loaded)
-            if row == self._current_row:
+            if self.session.is_current(row):
                 self._refresh_diagnosis_panel(row)
-        if rid == self._view_rid and row == self._current_row:
-            self._view_rid = 0
+        if self.session.take_view(rid, row):
             self._show(row, entry)
 
     @Slot(int, object)
     def _on_view_failed(self, rid: int, failure: WorkerFailure) -> None:
-        if rid != self._view_rid or self._current_row < 0:
+        if not self.session.view_failed(rid):
             return  # a prefetch: the batch reports that file's error itself
-        r = self.model.rows[self._current_row]
+        r = self.model.rows[self.session.row]
         r.status, r.error = Status.ERROR, failure.message
-        self.model.touch(self._current_row)
+        self.model.touch(self.session.row)
         self.viewer.show_study(None, f"Cannot show {r.path.name}: {failure.message}")
 
     @Slot(int, object)
     def _on_row_loaded(self, row: int, loaded: Loaded) -> None:
         # The batch decoded the study on screen (or the next one): reuse it rather than decode twice.
-        if row == self._current_row and not self.diagnosis_panel.isEnabled():
+        if self.session.is_current(row) and not self.diagnosis_panel.isEnabled():
             self._refresh_diagnosis_panel(row)  # its key is known now, so it can be confirmed
-        if row == self._current_row and self._view_rid:
-            self._view_rid = 0
+        if self.session.take_any_view(row):
             self._show(row, self._put_cache(loaded))
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
-        if rid != self._pred_rid or self._current_row < 0:
+        if not self.session.take_prediction(rid):
             return  # the batch's request, or the user has moved on
-        self._pred_rid = 0
-        row = self._current_row
+        row = self.session.row
         path = self.model.rows[row].path
         if path in self._cache:
             self._cache[path].prediction = prediction
@@ -364,8 +335,7 @@ class MainWindow(WindowActions, QMainWindow):
 
     @Slot(int, object)
     def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
-        if rid == self._pred_rid:
-            self._pred_rid = 0
+        if self.session.take_prediction(rid):
             self.prediction_panel.status_label.setText(failure.message)
 
     @Slot(object, object, object)
@@ -388,8 +358,8 @@ class MainWindow(WindowActions, QMainWindow):
 
     # -- keys and closing -----------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
-        self._keep_draft(self._current_row)
-        if self.drafts and not getattr(self, "_shut", False) and not self._discard_drafts_ok():
+        self._keep_draft(self.session.row)
+        if self.session.drafts and not getattr(self, "_shut", False) and not self._discard_drafts_ok():
             event.ignore()
             return
         self.shutdown()

@@ -37,7 +37,7 @@ class Notifier(QObject):
     def __init__(self, window: QMainWindow) -> None:
         super().__init__(window)
         self._window = window
-        self.last_box: QMessageBox | None = None  # the dialog of the latest unexpected error (tests read it)
+        self.last_box: QMessageBox | None = None  # the dialog of the latest notify(dialog=True) (tests read it)
         self._post.connect(self._show, Qt.ConnectionType.AutoConnection)
 
     def notify(self, text: str, timeout_ms: int = 5000, *, dialog: bool = False, title: str = "",
@@ -54,6 +54,20 @@ class Notifier(QObject):
                     0, dialog=True, title="Unexpected error",
                     log_text=f"unexpected {exc_type.__name__} in {where}: {code_locations(tb)}", level=logging.ERROR)
 
+    def message_box(self, title: str, text: str, *, warning: bool = False) -> QMessageBox:
+        """A non-modal box of its own, left open while the reader works on (GUI thread only)."""
+        icon = QMessageBox.Icon.Warning if warning else QMessageBox.Icon.Information
+        box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, self._window)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setModal(False)
+        box.show()
+        return box
+
+    def ask(self, title: str, text: str) -> bool:
+        """A yes/no question that must be answered before going on (modal, GUI thread only)."""
+        answer = QMessageBox.question(self._window, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
     @Slot(str, int, bool, str)
     def _show(self, text: str, timeout_ms: int, dialog: bool, title: str) -> None:
         self._window.statusBar().showMessage(text, timeout_ms)
@@ -64,6 +78,7 @@ class Notifier(QObject):
             box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self._window)
             box.setModal(False)
             self.last_box = box
+        box.setWindowTitle(title)
         box.setText(text)
         box.show()
 

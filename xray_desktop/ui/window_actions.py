@@ -1,4 +1,4 @@
-"""The main window's actions: reviewer, opening dialogs, confirming, drafts, the model's state, export, help.
+"""The main window's actions: reviewer, opening (dialogs, drops), confirming, drafts, the model's state, export, help.
 
 A mixin of :class:`~xray_desktop.ui.main_window.MainWindow`, kept apart so that the window
 module stays about layout and wiring; every method here uses only the window's attributes.
@@ -11,15 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication, QFileDialog
 
-from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
-from xray_desktop.records import ReadInput, StoreError
+from xray_desktop.records import StoreError
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
+from xray_desktop.review import NotReady, ReviewSession, form_problem
 from xray_desktop.ui.dialogs import (
     ExportDialog,
     ReviewerDialog,
@@ -46,13 +46,11 @@ class WindowActions:
     diagnosis_panel: Any
     prediction_panel: Any
     inference: Any
+    batch: Any
     export_options_provider: Any
-    _current_row: int
-    _shown: Any
+    session: ReviewSession
     _cache: Any
-    drafts: dict[Path, Any]
     model_status: Any
-    _pred_rid: int
     discard_drafts_provider: Any
 
     def ensure_reviewer(self) -> str:
@@ -84,6 +82,30 @@ class WindowActions:
             self.settings.set(keys.LAST_DIR, folder)
             self.open_paths([folder])
 
+    def open_paths(self, paths: list[str | Path]) -> None:
+        """Open files and folders exactly as a drop does."""
+        paths = [Path(p) for p in paths if str(p)]
+        if not paths:
+            return
+        for p in paths:
+            if p.is_dir():
+                self._remember_folder(p)
+        self.batch.add_paths(paths)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: Any) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
     def _remember_folder(self, folder: Path) -> None:
         recent = [f for f in self.settings.get(keys.RECENT_FOLDERS) if f != str(folder)]
         self.settings.set(keys.RECENT_FOLDERS, [str(folder), *recent][:8])
@@ -104,45 +126,28 @@ class WindowActions:
 
     def confirm(self) -> bool:
         """Save the read now (committed before anything else happens) and go to the next study."""
-        row, panel = self._current_row, self.diagnosis_panel
+        row, panel = self.session.row, self.diagnosis_panel
         if row < 0 or not panel.isEnabled() or self.saver is None or self.saver.saving:  # one save at a time
             return False
-        problem = panel.problem()
-        if problem:
+        draft = panel.state()
+        problem = form_problem(draft)
+        if problem:  # before asking for a name: the form is what the reader must fix
             self.notifier.notify(problem, 5000)
             return False
-        reviewer = self.ensure_reviewer()
-        if not reviewer:
-            self.notifier.notify("Enter your name to confirm diagnoses", 5000)
+        try:  # the session decides what is recorded (no AI fields for a refused study)
+            read_input = self.session.read_input(self.ensure_reviewer(), draft)
+        except NotReady as exc:
+            self.notifier.notify(str(exc), 5000)
             return False
-        r, threshold, info = self.model.rows[row], self._threshold(), self.inference.info
-        md = r.metadata
-        gate = "" if r.gate_accepted is None else ("accepted" if r.gate_accepted else f"rejected: {r.gate_reason}")
-        if r.gate_accepted and r.out_of_scope:
-            gate = f"accepted; {decision.out_of_scope_text(r.out_of_scope)}"
-        # A refused or out-of-scope study had no AI call: its read carries no AI fields.
-        v = r.verdict(threshold)
-        assessed = v.assessed and threshold is not None
-        read_input = ReadInput(
-            reviewer=reviewer, study_key=r.key, file_path=str(r.path), file_sha256=r.sha256,
-            final_diagnosis=panel.diagnosis(), confidence=int(panel.confidence() or 0),
-            patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
-            birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
-            accession=md.accession if md else "",
-            ai_probability=v.probability if assessed else None, threshold=threshold if assessed else None,
-            operating_point=self.prediction_panel.operating_point_name() if assessed else "",
-            ai_label=v.label if assessed else "", model_version=info.version if info else "",
-            model_sha256=info.sha256 if info else "", gate_result=gate, note=panel.note(),
-            time_spent_ms=int(self._shown.elapsed()) if self._shown.isValid() else 0,
-            supersedes=r.read.id if r.read is not None else None, other_finding=panel.other_finding(),
-        )
+        r = self.model.rows[row]
         try:
             read = self.saver.save(read_input)  # durable on return; the window keeps painting meanwhile
-        except StoreError as exc:
-            log.error("saving a read failed: %s", exc)
-            QMessageBox.critical(self, "Diagnosis not saved", f"The diagnosis could not be saved:\n{exc}")
+        except StoreError as exc:  # the form keeps its values: the reader can try again
+            self.notifier.notify(f"The diagnosis could not be saved: {exc}", 0, dialog=True,
+                                 title="Diagnosis not saved", log_text=f"saving a read failed: {exc}",
+                                 level=logging.ERROR)
             return False
-        self.drafts.pop(r.path, None)
+        self.session.saved(r.path)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
@@ -172,22 +177,22 @@ class WindowActions:
         panel = self.diagnosis_panel
         if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
             r = self.model.rows[row]
-            self.drafts[r.path] = panel.state()
+            self.session.keep_draft(r.path, panel.state())
             self.notifier.notify(f"Unsaved draft kept for {r.name} (this session only)", 5000)
 
     def _discard_drafts_ok(self) -> bool:
-        n = len(self.drafts)
+        n = len(self.session.drafts)
         if self.discard_drafts_provider is not None:
             return self.discard_drafts_provider(n)
-        answer = QMessageBox.question(
-            self, "Unsaved drafts",
+        return self.notifier.ask(
+            "Unsaved drafts",
             f"{n} stud{'ies have' if n != 1 else 'y has'} an unconfirmed draft that will be lost. Quit anyway?")
-        return answer == QMessageBox.StandardButton.Yes
 
     # -- model ----------------------------------------------------------------------------
     @Slot(object)
     def _on_model_loaded(self, info: Any) -> None:
         s = self.settings
+        self.session.model_ready(info.version, info.sha256)
         # Per model (by SHA-256): a threshold chosen for one model never applies to another.
         self.prediction_panel.set_card(
             info.card, info.version,
@@ -196,11 +201,11 @@ class WindowActions:
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
         self.notifier.notify("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())
-        row = self._current_row
-        if row >= 0 and not self._pred_rid:
+        row = self.session.row
+        if row >= 0 and not self.session.pred_rid:
             cached = self._cache.get(self.model.rows[row].path)
             if cached is not None and cached.prediction is None:
-                self._pred_rid = self.inference.request(cached.study, heatmap=True)
+                self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
 
     @Slot(object)
     def _on_model_failed(self, failure: WorkerFailure) -> None:
@@ -210,15 +215,14 @@ class WindowActions:
         self.model_status.setToolTip(text)
         self.notifier.notify(f"{text} — the viewer still works", 15000)
 
-    def _threshold(self) -> float | None:
-        return self.prediction_panel.threshold() if self.inference.state == "ready" else None
-
     @Slot(float)
     def _on_threshold_changed(self, threshold: float) -> None:
+        # The panel's controls are a view: the session holds the operating point in force.
+        self.session.set_operating_point(threshold, self.prediction_panel.operating_point_name())
         self.model.set_threshold(threshold)
         self._set_model_setting(keys.THRESHOLD, threshold)
-        if self._current_row >= 0:
-            label = self.model.rows[self._current_row].ai_label(self._threshold())
+        if self.session.row >= 0:
+            label = self.session.verdict().label
             self.diagnosis_panel.set_ai_label(label)
             self.viewer.set_heatmap_positive(label == "PNEUMONIA")
 
@@ -237,7 +241,7 @@ class WindowActions:
 
     # -- dialogs and menu actions ---------------------------------------------------------
     def show_tags(self) -> None:
-        cached = self._cache.get(self.model.rows[self._current_row].path) if self._current_row >= 0 else None
+        cached = self._cache.get(self.model.rows[self.session.row].path) if self.session.row >= 0 else None
         TagsDialog(cached.study.tags if cached else [], self).exec()
 
     def show_model_card(self) -> None:
@@ -271,15 +275,11 @@ class WindowActions:
         n = result.rows
         msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
         self.notifier.notify(msg, 10000)
-        icon = QMessageBox.Icon.Information
         if not result.chain.ok:  # written anyway (the reads may be the evidence), but said loudly
-            icon, msg = QMessageBox.Icon.Warning, (f"{msg}\n\nWARNING: the audit trail failed verification "
-                                                   f"({result.chain.message}); the export's anchor records it.")
-        box = QMessageBox(icon, "Export finished", msg, QMessageBox.StandardButton.Ok, self)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.setModal(False)
-        box.show()  # non-blocking: the reader can keep working
-        self.last_export_box = box
+            msg = (f"{msg}\n\nWARNING: the audit trail failed verification ({result.chain.message}); "
+                   "the export's anchor records it.")
+        # Non-modal: the reader can keep working.
+        self.last_export_box = self.notifier.message_box("Export finished", msg, warning=not result.chain.ok)
         return n
 
     def focus_work_list(self) -> None:

@@ -1,4 +1,4 @@
-"""ALL threading of the GUI: the inference worker thread, the file-loading thread pool, the reads writer.
+"""ALL threading of the GUI: inference worker thread, file-loading thread pool, reads writer, trail check.
 
 Every request carries an id from :func:`next_request_id`; the receiver compares it with the
 id it is waiting for and drops stale answers, so the user moving on never shows old results.
@@ -23,6 +23,7 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool,
 from xray_desktop.domain import FailureKind, Prediction, Study, WorkerFailure
 from xray_desktop.io import StudyLoadError, load_study, scan
 from xray_desktop.records import Read, ReadInput, Store
+from xray_desktop.records.anchor import session_check
 from xray_desktop.ui.thumbnails import encode_thumbnail
 
 log = logging.getLogger(__name__)
@@ -384,3 +385,60 @@ class ReadSaver:
 
         self._pool.submit(_close)
         self._pool.shutdown(wait=True)
+
+
+# -- the audit trail -------------------------------------------------------------------------
+
+
+class TrailChecker(QObject):
+    """Checks the reads' audit trail against this database's anchor on the ``trail-check`` thread.
+
+    ``verify`` re-hashes every read (2.4 s for 25,000), so neither the start-up nor the
+    session-end check runs on the GUI thread; they run in order on one thread, each with its
+    own connection (one anchor writer at a time).
+    """
+
+    broken = Signal(str)  # the reader's warning from a reported check; emitted on the GUI thread
+    _found = Signal(str)  # emitted on the trail-check thread, delivered queued to _relay
+
+    def __init__(self, db_path: Path, parent: QObject | None = None,
+                 check: Callable[[Path], str] = session_check) -> None:
+        super().__init__(parent)
+        self._path, self._check = Path(db_path), check
+        self._found.connect(self._relay)  # this object lives on the GUI thread: the emit is queued
+        self._queue: queue.Queue[bool | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._serve, name="trail-check", daemon=True)
+        self._thread.start()
+
+    def check(self, report: bool = True) -> None:
+        """Queue a check; a failed one emits :attr:`broken` when ``report`` (the check logs it anyway)."""
+        self._queue.put(report)
+
+    def busy(self) -> bool:
+        return self._queue.unfinished_tasks > 0
+
+    def close(self, timeout_s: float = 60) -> bool:
+        """Let the queued checks finish (up to ``timeout_s``), then stop; True when they did."""
+        self._queue.put(None)
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    @Slot(str)
+    def _relay(self, text: str) -> None:
+        self.broken.emit(text)
+
+    def _serve(self) -> None:
+        while True:
+            report = self._queue.get()
+            try:
+                if report is None:
+                    return
+                try:
+                    text = self._check(self._path)
+                except Exception as exc:  # noqa: BLE001 - the thread must serve the session-end check too
+                    log.error("audit trail check failed: %s", type(exc).__name__)
+                    text = f"The audit trail could not be checked: unexpected error ({type(exc).__name__})"
+                if text and report:
+                    self._found.emit(text)
+            finally:
+                self._queue.task_done()

@@ -1,0 +1,220 @@
+"""The reading workflow without widgets: what the reader is on, and the read a confirm records.
+
+A :class:`ReviewSession` owns the state the window used to keep in widgets and private
+attributes: the current study (row and its summary), the model and operating point in force,
+the session's unsaved drafts, when the study was shown, and the ids of the load and the
+prediction the window waits for (answers for any other id are stale and dropped). It builds
+the :class:`~xray_desktop.records.ReadInput` of a confirm and decides, through
+:func:`xray_desktop.decision.verdict`, whether the AI's answer is recorded with it. The window
+(``ui/main_window.py``, ``ui/window_actions.py``) calls it and shows what it says; its rules
+are tested without Qt (``tests/test_review.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from xray_desktop import decision
+from xray_desktop.domain import Diagnosis, StudyMetadata
+from xray_desktop.records import ReadInput
+
+# The diagnosis form's values: (diagnosis, confidence, other finding as typed, note as typed).
+Draft = tuple[Diagnosis | None, int | None, str, str]
+BLANK: Draft = (None, None, "", "")
+
+
+class ReviewItem(Protocol):
+    """What the session reads of one work-list row (``ui.study_list.StudyRow`` is one)."""
+
+    path: Path
+    key: str
+    sha256: str
+    metadata: StudyMetadata | None
+    probability: float | None
+    gate_accepted: bool | None
+    gate_reason: str
+    out_of_scope: str
+    read: Any  # the latest records.Read, or None
+
+
+class NotReady(ValueError):
+    """A confirm was asked for when the read cannot be built; the message is for the reader."""
+
+
+def other_finding(draft: Draft) -> str:
+    """The other finding to record: the typed text, only when the diagnosis is OTHER."""
+    d, _conf, other, _note = draft
+    return other.strip() if d == Diagnosis.OTHER else ""
+
+
+def form_problem(draft: Draft) -> str:
+    """Why a form with these values cannot be confirmed yet ("" when it can)."""
+    d, conf, _other, _note = draft
+    if d is None:
+        return "Choose a diagnosis (P / N / I / O)"
+    if d == Diagnosis.OTHER and not other_finding(draft):
+        return "Describe the other finding"
+    if conf is None:
+        return "Choose a confidence (1–5)"
+    return ""
+
+
+def gate_result(item: ReviewItem) -> str:
+    """What a read records of the input gate and intended use (``batch.restore_verdict`` reads it back).
+
+    "" (no answer yet), "accepted", "accepted; outside intended use (…)" or "rejected: reason".
+    """
+    if item.gate_accepted is None:
+        return ""
+    if not item.gate_accepted:
+        return f"rejected: {item.gate_reason}"
+    if item.out_of_scope:
+        return f"accepted; {decision.out_of_scope_text(item.out_of_scope)}"
+    return "accepted"
+
+
+@dataclass(frozen=True)
+class ModelInForce:
+    """The loaded model as a read records it."""
+
+    version: str
+    sha256: str
+
+
+class ReviewSession:
+    """One reader's session at the window: the study on screen, the operating point, drafts, requests."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self.row = -1  # the work-list row on screen (a stable id: rows are only appended), -1 for none
+        self.item: ReviewItem | None = None
+        self.view_rid = 0  # the load the window waits for; 0 for none
+        self.pred_rid = 0  # the prediction (with heat map) the window waits for; 0 for none
+        self.drafts: dict[Path, Draft] = {}  # unsaved forms by study, this session only (issue 18.4)
+        self.model: ModelInForce | None = None  # None until the model is ready (and if it failed)
+        self._threshold = 0.5
+        self.operating_point = ""  # the preset in force, "" for a threshold the reader set
+        self._shown_at: float | None = None
+
+    # -- the study on screen ----------------------------------------------------------------
+    def select(self, row: int, item: ReviewItem | None) -> None:
+        """The reader moved to ``row`` (-1: none): earlier requests are stale, the clock restarts."""
+        self.row, self.item = (row, item) if item is not None else (-1, None)
+        self.view_rid = self.pred_rid = 0
+        self.shown()
+
+    def is_current(self, row: int) -> bool:
+        return row >= 0 and row == self.row
+
+    def shown(self) -> None:
+        """The study is on screen now: the time spent on it counts from here."""
+        self._shown_at = self._clock()
+
+    def time_spent_ms(self) -> int:
+        if self._shown_at is None:
+            return 0
+        return max(0, int((self._clock() - self._shown_at) * 1000))
+
+    # -- requests: answers for any other id are stale ----------------------------------------
+    def expect_view(self, rid: int) -> int:
+        self.view_rid = rid
+        return rid
+
+    def view_failed(self, rid: int) -> bool:
+        """Whether a failed load is the one for the study on screen (a prefetch's is not)."""
+        return bool(rid) and rid == self.view_rid and self.row >= 0
+
+    def take_view(self, rid: int, row: int) -> bool:
+        """True (once) when the load ``rid`` of ``row`` is the one the window waits for."""
+        if rid and rid == self.view_rid and self.is_current(row):
+            self.view_rid = 0
+            return True
+        return False
+
+    def take_any_view(self, row: int) -> bool:
+        """True (once) when the window waits for a load of ``row`` and another path decoded it first."""
+        if self.view_rid and self.is_current(row):
+            self.view_rid = 0
+            return True
+        return False
+
+    def expect_prediction(self, rid: int) -> int:
+        self.pred_rid = rid
+        return rid
+
+    def take_prediction(self, rid: int) -> bool:
+        """True (once) when the prediction ``rid`` is the one for the study on screen."""
+        if rid and rid == self.pred_rid and self.row >= 0:
+            self.pred_rid = 0
+            return True
+        return False
+
+    # -- model and operating point --------------------------------------------------------
+    def model_ready(self, version: str, sha256: str) -> None:
+        self.model = ModelInForce(version, sha256)
+
+    def set_operating_point(self, threshold: float, name: str = "") -> None:
+        """The threshold in force and its preset's name ("" for a custom threshold)."""
+        self._threshold, self.operating_point = float(threshold), name
+
+    @property
+    def threshold(self) -> float | None:
+        """The threshold in force; None while there is no model (no AI call can be made)."""
+        return self._threshold if self.model is not None else None
+
+    def verdict(self, item: ReviewItem | None = None) -> decision.Verdict:
+        """The AI verdict on ``item`` (default: the study on screen) at the threshold in force."""
+        item = item if item is not None else self.item
+        if item is None:
+            return decision.Verdict(False)
+        return decision.verdict(item.probability, self.threshold, item.gate_accepted, item.gate_reason,
+                                item.out_of_scope)
+
+    # -- drafts -----------------------------------------------------------------------------
+    def keep_draft(self, path: Path, draft: Draft) -> None:
+        self.drafts[path] = draft
+
+    def draft_for(self, path: Path) -> Draft | None:
+        return self.drafts.get(path)
+
+    def saved(self, path: Path) -> None:
+        """The study's read is stored: its draft is gone."""
+        self.drafts.pop(path, None)
+
+    # -- the read a confirm records ---------------------------------------------------------
+    def read_input(self, reviewer: str, draft: Draft) -> ReadInput:
+        """The read to store for the study on screen; raises :class:`NotReady` with the reason.
+
+        A study refused by the input gate or outside the intended use had no AI call: its read
+        records no probability, threshold, operating point or label (``decision.verdict``). A
+        study that already has a read gets an amendment that supersedes it.
+        """
+        item = self.item
+        if item is None or not item.key:
+            raise NotReady("No study to confirm")
+        problem = form_problem(draft)
+        if problem:
+            raise NotReady(problem)
+        if not reviewer.strip():
+            raise NotReady("Enter your name to confirm diagnoses")
+        d, conf, _other, note = draft
+        assert d is not None and conf is not None  # form_problem said so
+        v = self.verdict(item)
+        assessed = v.assessed and self.threshold is not None
+        md, model = item.metadata, self.model
+        return ReadInput(
+            reviewer=reviewer, study_key=item.key, file_path=str(item.path), file_sha256=item.sha256,
+            final_diagnosis=d, confidence=int(conf),
+            patient_id=md.patient_id if md else "", patient_name=md.patient_name if md else "",
+            birth_date=md.birth_date if md else "", study_date=md.study_date if md else "",
+            accession=md.accession if md else "",
+            ai_probability=v.probability if assessed else None, threshold=self.threshold if assessed else None,
+            operating_point=self.operating_point if assessed else "", ai_label=v.label if assessed else "",
+            model_version=model.version if model else "", model_sha256=model.sha256 if model else "",
+            gate_result=gate_result(item), note=note.strip(), time_spent_ms=self.time_spent_ms(),
+            supersedes=item.read.id if item.read is not None else None, other_finding=other_finding(draft),
+        )
