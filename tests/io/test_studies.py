@@ -55,6 +55,12 @@ def test_grouping_does_not_depend_on_the_order_paths_are_given(mixed: Path) -> N
         k: [i.path for i in s.images] for k, s in backward.items()}
 
 
+def test_a_file_given_twice_counts_once(mixed: Path) -> None:
+    once = _by_uid(group_studies([mixed]))
+    twice = _by_uid(group_studies([mixed, mixed / "m" / "b.dcm"]))
+    assert [i.path for i in twice[S1].images] == [i.path for i in once[S1].images]
+
+
 def test_a_dicom_without_study_uid_is_its_own_study_keyed_by_sha256(tmp_path: Path) -> None:
     a = study_dicom(tmp_path / "a.dcm", None, seed=1)
     b = study_dicom(tmp_path / "b.dcm", None, seed=2)

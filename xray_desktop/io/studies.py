@@ -160,7 +160,11 @@ def group_images(images: Iterable[StudyImage]) -> list[ImageStudy]:
     """Studies in the order their first file came; unreadable files are entries of their own."""
     studies: dict[str, list[StudyImage]] = {}
     out: list[ImageStudy | str] = []  # a study's key holds its place until all files are in
+    seen: set[Path] = set()
     for image in images:
+        if image.path in seen:  # the same file given twice (a folder and a file in it)
+            continue
+        seen.add(image.path)
         if image.error or not image.kind:
             out.append(ImageStudy("", "", (image,), image.error or "not an image"))
             continue
