@@ -35,7 +35,7 @@ class _State:
 
     study: ImageStudy
     refused: dict[Path, str] = field(default_factory=dict)
-    first_refusal: tuple[str, Any, Any] | None = None  # (path, decoded image, prediction)
+    first_refusal: dict[str, Any] | None = None  # the row of the first refused answer (no pixels kept)
     loaded_any: bool = False
     row: dict[str, Any] | None = None
 
@@ -70,7 +70,8 @@ def study_rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatm
                                      pred.out_of_scope)  # fmt: skip
                 if not v.assessed:
                     st.refused[path] = v.reason or "no usable AI answer"
-                    st.first_refusal = st.first_refusal or (str(path), img, pred)
+                    if st.first_refusal is None:
+                        st.first_refusal = prediction_row(str(path), img, pred, threshold, op_name, profile_id)
                     continue
                 row = prediction_row(str(path), img, pred, threshold, op_name, profile_id)
                 uid = img.metadata.sop_instance_uid
@@ -102,11 +103,10 @@ def _load_next(st: _State) -> tuple[Path, Any] | None:
 def _not_assessed(st: _State, clf: Any, extra: dict[str, Any], threshold: float, op_name: str,
                   profile_id: str, fns: RowFns) -> dict[str, Any]:
     """The row of a study no image of which the AI could read: the reasons, no AI answer."""
-    prediction_row, error_row = fns.prediction_row, fns.error_row
+    error_row = fns.error_row
     reason = "not assessed: " + choose_ai_image(st.study, st.refused).reason
     if st.first_refusal is not None:  # the first refused answer keeps its gate columns (ood_score)
-        path, img, pred = st.first_refusal
-        row = prediction_row(path, img, pred, threshold, op_name, profile_id)
+        row = st.first_refusal
     else:
         status = "error" if st.refused and not st.loaded_any else "rejected"
         row = {**error_row(str(st.study.images[0].path), "", clf), "status": status,
