@@ -140,3 +140,20 @@ def jpeg_bytes(arr: np.ndarray | Image.Image, **save: Any) -> bytes:
     im = arr if isinstance(arr, Image.Image) else Image.fromarray(arr)
     im.save(buf, "JPEG", **save)
     return buf.getvalue()
+
+
+def study_dicom(path: Path, study_uid: str | None, *, series: int | None = 1, instance: int | None = 1,
+                view: str | None = "PA", series_uid: str | None = None, seed: int = 0, **attrs: Any) -> Path:
+    """A small chest-like DICOM image of study ``study_uid`` (None: no StudyInstanceUID at all)."""
+    ds = build_dataset(chest_like(40, 32, seed=seed), **attrs)
+    if study_uid is not None:
+        ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid or f"{study_uid or '9.9'}.{series or 0}"
+    if series is not None:
+        ds.SeriesNumber = series
+    if instance is not None:
+        ds.InstanceNumber = instance
+    if view is not None:
+        ds.ViewPosition = view
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write(ds, path)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 from xray_desktop.domain import Diagnosis
-from xray_desktop.records import ReadInput
+from xray_desktop.records import ReadInput, migrations
 
 REPO = Path(__file__).resolve().parents[2]
+# The reads rows a schema-v3 database written by main 7efa367 holds (per-file reads).
+OLD_ROWS = Path(__file__).parent / "data" / "reads_v3_main_7efa367.sql"
 
 CANARY_NAME = "ZZCANARY^PATIENT"
 CANARY_ID = "CANARY-ID-8731"
@@ -47,3 +50,15 @@ def child_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
     return env
+
+
+def v3_database(path: Path) -> None:
+    """A schema-v3 database holding ``OLD_ROWS``, built by the v1-v3 migrations themselves."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    for version, step in enumerate(migrations.MIGRATIONS[:3], start=1):
+        conn.execute("BEGIN IMMEDIATE")
+        step(conn)
+        conn.execute(f"PRAGMA user_version = {version}")
+        conn.execute("COMMIT")
+    conn.executescript(OLD_ROWS.read_text(encoding="utf-8"))  # through the append-only triggers
+    conn.close()

@@ -7,14 +7,12 @@ import typing
 from dataclasses import fields
 from pathlib import Path
 
-from records_helpers import make_input
+from records_helpers import make_input, v3_database
 
 from xray_desktop.records import Store, chain, deid, export, migrations
 from xray_desktop.records import columns as cols
 from xray_desktop.records.reads import _TEXT_FIELDS, PHI_FIELDS, ReadInput
 from xray_desktop.records.store import _ALL_COLUMNS
-
-OLD_ROWS = Path(__file__).parent / "data" / "reads_v3_main_7efa367.sql"
 
 
 def _table(conn: sqlite3.Connection) -> dict[str, tuple[str, int, str | None]]:
@@ -55,10 +53,11 @@ def test_derived_lists_match_the_registry() -> None:
     assert PHI_FIELDS == ("patient_id", "patient_name", "birth_date", "study_date", "accession")
     hashed = {c.name for c in cols.STORED} - {"prev_hash", "row_hash"}
     assert set(chain.CORE_FIELDS) | set(chain.LATE_FIELDS) == hashed
-    assert chain.LATE_FIELDS == {"other_finding": ""}
+    assert chain.LATE_FIELDS == {"other_finding": "", "image_keys": "", "image_sha256s": ""}
     assert export.READS_COLUMNS[-2:] == ("prev_hash", "row_hash") and "agreement" in export.READS_COLUMNS
     assert set(export.DEID_DROPPED) == {"patient_id", "patient_name", "birth_date", "accession", "file_path",
-                                        "file_sha256", "note", "other_finding", "prev_hash", "row_hash"}
+                                        "file_sha256", "note", "other_finding", "prev_hash", "row_hash",
+                                        "image_keys", "image_sha256s"}
 
 
 def test_every_column_that_can_identify_the_patient_is_changed_by_deidentification() -> None:
@@ -71,17 +70,16 @@ def test_every_column_that_can_identify_the_patient_is_changed_by_deidentificati
 
 def test_hashes_of_reads_written_by_the_old_code_still_verify(db_path: Path) -> None:
     """Rows written by main 7efa367 (before the registry) verify, and hash alike row by row."""
-    with Store.open(db_path) as s:
-        assert s.count() == 0
+    v3_database(db_path)
     raw = sqlite3.connect(db_path)
-    raw.executescript(OLD_ROWS.read_text(encoding="utf-8"))  # through the append-only triggers
     raw.row_factory = sqlite3.Row
     prev = chain.GENESIS
     for row in raw.execute("SELECT * FROM reads ORDER BY id"):
         assert chain.row_hash(prev, row) == row["row_hash"], row["id"]
         prev = row["row_hash"]
     raw.close()
-    with Store.open(db_path) as s:
+    with Store.open(db_path) as s:  # migrated to the latest schema on the way
+        assert s.schema_version == migrations.LATEST_VERSION
         result = s.verify()
         assert result.ok and result.checked == 4
         assert s.get(2).other_finding == "pleural effusion ½" and s.get(2).ai_probability is None

@@ -88,7 +88,7 @@ def build_v1(path: Path) -> list[dict[str, object]]:
 def test_migrates_hand_built_v1(db_path: Path) -> None:
     rows = build_v1(db_path)
     with Store.open(db_path) as s:
-        assert s.schema_version == 3 == mig.LATEST_VERSION
+        assert s.schema_version == 4 == mig.LATEST_VERSION
         assert s.verify().ok and s.verify().checked == 3  # old hashes still valid
         hist = s.history("S1")
         assert [r.id for r in hist] == [1, 2]

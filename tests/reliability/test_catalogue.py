@@ -497,6 +497,27 @@ def test_predict_cli_writes_one_error_row_per_broken_file(catalogue, tiny_model_
 
 
 @pytest.mark.filterwarnings("ignore::UserWarning")
+def test_predict_by_study_gives_each_broken_file_its_reason(catalogue, tiny_model_dir, tmp_path):
+    """Issue 14.1: grouping reads headers of hostile files too; each still gets its loader's reason."""
+    from xray_desktop.cli import main
+
+    out = tmp_path / "by_study.csv"
+    assert main(["model", "trust", str(tiny_model_dir)]) == 0
+    rc = main(["predict", str(catalogue), "--csv", str(out), "--model-dir", str(tiny_model_dir), "--no-heatmap",
+               "--by-study"])  # fmt: skip
+    assert rc == 0
+    with out.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    by_name = {_rel(catalogue, r["path"]): r for r in rows}
+    assert len(by_name) == len(rows)  # no UID in the catalogue: one study per file
+    expected = {c.name: c.reason for c in IN_FOLDER if c.cli}
+    assert set(by_name) == set(expected) | {v.name for v in VALID}
+    for name, reason in expected.items():
+        assert by_name[name]["status"] == "error" and reason in by_name[name]["error"], name
+        assert by_name[name]["n_images"] == "1", name
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
 def test_gui_batch_shows_error_rows_and_writes_nothing(qtbot, open_window, catalogue):
     from fakes import factory
     from helpers import settled

@@ -126,6 +126,18 @@ def load_dicom(path: Path, sha256: str, head: bytes) -> Study:
     )
 
 
+def read_header(path: Path, tags: list[str]) -> Dataset:
+    """Only the header elements ``tags`` (keywords) of a DICOM file, never its pixels.
+
+    The same guards as :func:`load_dicom` (file meta walked first, deflate bombs refused, reads
+    clamped to the file size); used to group files into studies without decoding them.
+    """
+    dataset_start, deflated = _check_meta(path, path.stat().st_size)
+    if deflated:
+        _deflated_guard(path, dataset_start)
+    return _read(path, stop_before_pixels=True, tags=tags)
+
+
 class _ClampedReader(io.BufferedReader):
     """A binary file whose ``read(n)`` never asks for more than the bytes left in the file.
 
@@ -145,10 +157,11 @@ class _ClampedReader(io.BufferedReader):
         return super().read(size)
 
 
-def _read(path: Path, *, stop_before_pixels: bool) -> pydicom.FileDataset:
+def _read(path: Path, *, stop_before_pixels: bool, tags: list[str] | None = None) -> pydicom.FileDataset:
     try:
         with _ClampedReader(path) as fh:
-            return pydicom.dcmread(fh, force=True, stop_before_pixels=stop_before_pixels, defer_size=DEFER_BYTES)
+            return pydicom.dcmread(fh, force=True, stop_before_pixels=stop_before_pixels, defer_size=DEFER_BYTES,
+                                   specific_tags=tags)
     except (MemoryError, StudyLoadError):
         raise
     except Exception as exc:  # noqa: BLE001 - pydicom raises many types on malformed input

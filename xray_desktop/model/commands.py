@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import io
 import sys
 import time
@@ -37,6 +38,8 @@ def register(sub: Any) -> None:
     p.add_argument("--no-heatmap", action="store_true", help="skip heat maps (faster)")
     p.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
     p.add_argument("--dicom-sr", type=Path, metavar="DIR", help="also write a DICOM SR per assessed DICOM input")
+    p.add_argument("--by-study", action="store_true",
+                   help="one row per study (DICOM grouped by StudyInstanceUID); the AI reads its frontal image")
     p.set_defaults(func=run_predict)
     s = sub.add_parser("selftest", help="load the bundled model and check it on the reference image")
     s.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
@@ -195,7 +198,13 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
            progress: _Progress) -> int:
     from xray_desktop.records.export import escape_cell
 
-    writer = csv.DictWriter(fh, fieldnames=COLUMNS, quoting=csv.QUOTE_MINIMAL, extrasaction="ignore")
+    columns, rows = COLUMNS, _rows
+    if getattr(args, "by_study", False):  # issue 14: one row per study
+        from xray_desktop.model.by_study import STUDY_EXTRA, RowFns, study_rows
+
+        columns = (*COLUMNS, *STUDY_EXTRA)
+        rows = functools.partial(study_rows, fns=RowFns(prediction_row, _error_row, uid_collision_note))
+    writer = csv.DictWriter(fh, fieldnames=columns, quoting=csv.QUOTE_MINIMAL, extrasaction="ignore")
     writer.writeheader()
     srs = None
     if getattr(args, "dicom_sr", None) is not None:  # issue 14: AI result as DICOM SR
@@ -203,8 +212,8 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
 
         srs = PredictionSrs(args.dicom_sr, clf.card.name, clf.sha256)
     try:
-        for row in _rows(clf, args.paths, threshold, op_name, not args.no_heatmap, getattr(args, "profile_id", "")):
-            writer.writerow({k: escape_cell(str(row.get(k, ""))) for k in COLUMNS})
+        for row in rows(clf, args.paths, threshold, op_name, not args.no_heatmap, getattr(args, "profile_id", "")):
+            writer.writerow({k: escape_cell(str(row.get(k, ""))) for k in columns})
             if srs is not None:
                 srs.add(row)
             progress.step()

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from xray_desktop.domain import GateResult, Study
+from xray_desktop.io.studies import LATERAL_VIEWS  # one list: the studies' choice of image agrees
 
 RADIOGRAPH_MODALITIES = {"", "CR", "DX", "DR", "RG", "OT", "XR", "PX"}
 CHEST_BODY_PARTS = {"", "CHEST", "THORAX", "LUNG", "LUNGS", "PORT CHEST", "CHEST PA", "CHEST AP", "TORSO"}
-LATERAL_VIEWS = {"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"}
 MAX_ASPECT = 2.0
 # Equalised brightness of the central strip (spine, mediastinum) minus the lung fields:
 # 0.14 or more on 99.5 % of training films, even under the stress-set shifts, and -0.14 or

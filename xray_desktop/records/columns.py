@@ -108,6 +108,10 @@ COLUMNS: tuple[Column, ...] = (
     _c("note", str, "TEXT", _LINK, Deid.DROP),
     _c("time_spent_ms", int, "INTEGER"),
     _c("supersedes", int, "INTEGER", nullable=True),
+    # A read of a study (issue 14): its images' keys (SOP Instance UID, else SHA-256) and file
+    # SHA-256s, space-separated in study order; "" for a read of one file (every read before v4).
+    _c("image_keys", str, "TEXT", _LINK, Deid.DROP, since=4, default=""),
+    _c("image_sha256s", str, "TEXT", _LINK, Deid.DROP, since=4, default=""),
     _c("prev_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
     _c("row_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
 )  # fmt: skip

@@ -8,11 +8,20 @@ image with that UID came first in the same work list), the image is a new one, k
 ``collision_key(uid, sha256)``, and is shown with ``COLLISION_WARNING``. ``Store.add_reads``
 applies the same rule under its write lock, so two workstations racing on one UID still
 keep their reads apart.
+
+A read of a study (issue 14) is keyed by the StudyInstanceUID (a non-DICOM file's SHA-256)
+and lists its images (``image_keys``/``image_sha256s``). Its content is that set of images:
+reads under the UID (or under one of its collision keys) apply when they share an image with
+the study, so an image added to the study later (a lateral received after the read) keeps the
+read; a study with that UID and no image in common is another study, keyed
+``collision_key(uid, first image's sha256)``. Reads of single files from before v4 keep their
+keys: :func:`lookup_study` falls back to them, image by image, when the study has no read.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -48,13 +57,34 @@ def content_key(conn: sqlite3.Connection, study_key: str, file_sha256: str) -> s
     return study_key if not hashes or file_sha256 in hashes else collision_key(study_key, file_sha256)
 
 
+def study_content_key(conn: sqlite3.Connection, study_key: str, image_sha256s: Sequence[str]) -> str:
+    """The key a study's reads live under: ``study_key`` or the collision key whose reads share an image."""
+    mine = set(image_sha256s)
+    if not mine or [study_key] == list(image_sha256s):  # no content known, or a single file keyed by its hash
+        return study_key
+    content: dict[str, set[str]] = {}
+    rows = conn.execute(  # the key itself and its collision keys (a range, so the index serves it)
+        "SELECT study_key, file_sha256, image_sha256s FROM reads WHERE study_key = ? OR (study_key >= ? AND "
+        "study_key < ?)", (study_key, f"{study_key}#sha256:", f"{study_key}#sha256;"))  # fmt: skip
+    for key, file_sha, hashes in rows:
+        content.setdefault(key, set()).update([file_sha, *hashes.split()])
+    if study_key not in content or content[study_key] & mine:
+        return study_key
+    shared = sorted(k for k, v in content.items() if v & mine)
+    return shared[0] if shared else collision_key(study_key, image_sha256s[0])
+
+
 @dataclass(frozen=True)
 class Resolved:
-    """Where an image's reads live, its latest read, and whether its UID collides."""
+    """Where an image's (or a study's) reads live, its latest read, and whether its UID collides.
+
+    ``per_image``: the read is an older read of one of a study's files, under that file's key.
+    """
 
     key: str
     read: Read | None
     collision: bool
+    per_image: bool = False
 
     @property
     def warning(self) -> str:
@@ -78,6 +108,26 @@ def lookup(store: ReadsLookup, study_key: str, file_sha256: str) -> Resolved:
     except sqlite3.Error as exc:
         raise StoreError(f"reads database error: {exc}") from exc
     return Resolved(key, store.latest_for(key), key != study_key)
+
+
+def lookup_study(store: ReadsLookup, study_key: str, images: Sequence[tuple[str, str]]) -> Resolved:
+    """The latest read of a study (key, [(image key, file SHA-256)] in study order).
+
+    A read of the study comes first; without one, the newest read of one of its files (a
+    per-file read of an older database, or of the per-file CLI), found by the file rule.
+    """
+    try:
+        key = study_content_key(store.conn, study_key, [sha for _, sha in images if sha])
+    except sqlite3.Error as exc:
+        raise StoreError(f"reads database error: {exc}") from exc
+    found = Resolved(key, store.latest_for(key), key != study_key)
+    if found.read is not None:
+        return found
+    per_file = [r for r in (lookup(store, k, sha) for k, sha in images if k != study_key) if r.read is not None]
+    if per_file:
+        best = max(per_file, key=lambda r: r.read.id)  # type: ignore[union-attr]
+        return Resolved(best.key, best.read, best.collision, per_image=True)
+    return found
 
 
 def claim(store: ReadsLookup, found: Resolved, study_key: str, file_sha256: str,

@@ -84,6 +84,15 @@ END;
 """
 
 
+# v4: a read may be of a study (issue 14): the keys and file SHA-256s of all its images.
+# Its study_key is then the StudyInstanceUID (or the single file's SHA-256); reads of one
+# file keep both columns empty and their old keys, so they still resolve.
+V4_SQL = """
+ALTER TABLE reads ADD COLUMN image_keys TEXT NOT NULL DEFAULT '';
+ALTER TABLE reads ADD COLUMN image_sha256s TEXT NOT NULL DEFAULT '';
+"""
+
+
 def _v1(conn: sqlite3.Connection) -> None:
     _run_script(conn, V1_SQL)
 
@@ -108,7 +117,11 @@ def _v3(conn: sqlite3.Connection) -> None:
     _run_script(conn, V3_SQL)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V4_SQL)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST_VERSION = len(MIGRATIONS)
 
 

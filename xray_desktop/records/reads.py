@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Iterable
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 
@@ -66,6 +67,15 @@ class ReadInput:
     time_spent_ms: int = 0
     supersedes: int | None = None  # id of the read this one corrects (same study)
     other_finding: str = ""  # free text when final_diagnosis is OTHER
+    # A read of a study: every image's key and file SHA-256, space-separated in study order
+    # (``study_images``); the file_* fields are then those of the image the AI read.
+    image_keys: str = field(default="", repr=False)
+    image_sha256s: str = field(default="", repr=False)
+
+    @property
+    def images(self) -> list[tuple[str, str]]:
+        """(key, SHA-256) of each image of a study read; [] for a read of one file."""
+        return list(zip(self.image_keys.split(), self.image_sha256s.split(), strict=False))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +125,24 @@ def _fraction(name: str, value: object) -> float | None:
     return f
 
 
+def study_images(images: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """The ``image_keys``/``image_sha256s`` values of a study read from (key, SHA-256) pairs."""
+    pairs = list(images)
+    return {"image_keys": " ".join(k for k, _ in pairs), "image_sha256s": " ".join(h for _, h in pairs)}
+
+
+def _check_images(read: ReadInput) -> None:
+    keys, hashes = read.image_keys.split(), read.image_sha256s.split()
+    if len(keys) != len(hashes):
+        raise InvalidReadError(f"image_keys lists {len(keys)} images but image_sha256s {len(hashes)}")
+    if " ".join(keys) != read.image_keys or " ".join(hashes) != read.image_sha256s:
+        raise InvalidReadError("image_keys and image_sha256s must be single-space-separated, without padding")
+    if any(len(h) != 64 or h.strip("0123456789abcdef") for h in hashes):
+        raise InvalidReadError("image_sha256s must hold lower-case hex SHA-256 values")
+    if hashes and read.file_sha256 not in hashes:
+        raise InvalidReadError("the file a study read names (file_sha256) must be one of its images")
+
+
 def normalized(read: ReadInput) -> ReadInput:
     """Validate a ReadInput and return it with canonical types (enum, int, float).
 
@@ -145,6 +173,7 @@ def normalized(read: ReadInput) -> ReadInput:
     spent = read.time_spent_ms
     if isinstance(spent, bool) or not isinstance(spent, numbers.Integral) or int(spent) < 0:
         raise InvalidReadError(f"time_spent_ms must be a non-negative integer, got {spent!r}")
+    _check_images(read)
     sup = read.supersedes
     if sup is not None and (isinstance(sup, bool) or not isinstance(sup, numbers.Integral) or int(sup) < 1):
         raise InvalidReadError(f"supersedes must be a read id or None, got {sup!r}")

@@ -38,7 +38,7 @@ from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import migrations
 from xray_desktop.records.chain import GENESIS, row_hash
-from xray_desktop.records.identity import content_key
+from xray_desktop.records.identity import content_key, study_content_key
 from xray_desktop.records.reads import (
     InvalidReadError,
     Read,
@@ -270,7 +270,10 @@ class Store:
             for r in inputs:
                 # A first read of other content under a taken UID is a new image. An amendment
                 # names the read it corrects, so it keeps that read's key (checked below).
-                key = content_key(conn, r.study_key, r.file_sha256) if r.supersedes is None else r.study_key
+                key = r.study_key
+                if r.supersedes is None:  # a study read's content is its images (identity.study_content_key)
+                    hashes = r.image_sha256s.split()
+                    key = study_content_key(conn, key, hashes) if hashes else content_key(conn, key, r.file_sha256)
                 if key != r.study_key:
                     r = replace(r, study_key=key)
                 if r.supersedes is not None:
