@@ -125,3 +125,19 @@ def test_text_the_source_charset_cannot_hold_switches_the_sr_to_utf8(source, tmp
     utf8 = pydicom.dcmread(write_sr(latin1, tmp_path / "b", AI, ReaderResult(Diagnosis.NORMAL, "Çelik^Ayşe", 3)))
     assert utf8.SpecificCharacterSet == "ISO_IR 192" and utf8.PatientName == "Müller^Jürgen"
     assert value(find(utf8, "DCM:121008")[0]) == "Çelik^Ayşe"
+
+
+def test_a_source_without_type2_patient_and_study_attributes_gets_an_sr(tmp_path):
+    """Seen with predict --by-study --dicom-sr: no PatientBirthDate raised AttributeError."""
+    film = chest_film()
+    for keyword in ("PatientBirthDate", "PatientSex", "StudyID", "ReferringPhysicianName", "AccessionNumber"):
+        if keyword in film:
+            delattr(film, keyword)
+    src = save(film, tmp_path / "bare.dcm")
+    path = write_sr(src, tmp_path / "sr", AI, ReaderResult(Diagnosis.NORMAL, "Dr. Who", 4))
+    sr = pydicom.dcmread(path)
+    assert sr.PatientBirthDate == "" and sr.PatientID == film.PatientID
+    tool = shutil.which("dciodvfy")
+    assert tool is not None, "dciodvfy (Debian package dicom3tools) is not installed; .ci/run installs it"
+    out = subprocess.run([tool, str(path)], capture_output=True, text=True, timeout=60)
+    assert [ln for ln in (out.stdout + out.stderr).splitlines() if ln.startswith("Error")] == []

@@ -104,6 +104,10 @@ def _codes() -> dict[str, Any]:
     }
 
 
+_TYPE2_COPIED = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+                 "StudyID", "AccessionNumber", "ReferringPhysicianName")
+
+
 def read_source(path: Path) -> Dataset:
     """The source image's header (no pixels); ``SrError`` unless it is a DICOM image with UIDs."""
     try:
@@ -115,6 +119,12 @@ def read_source(path: Path) -> Dataset:
             raise SrError(f"source has no valid {keyword}")
     if "Rows" not in ds:
         raise SrError("source is not an image")
+    # Type 2 patient/study attributes the SR copies from its evidence: a source without them
+    # (anonymised films often lack a birth date) gets them empty, as DICOM allows, rather than
+    # highdicom failing on the missing attribute.
+    for keyword in _TYPE2_COPIED:
+        if keyword not in ds:
+            setattr(ds, keyword, "")
     return ds
 
 
