@@ -86,7 +86,7 @@ def _show_trail_warning(window: Any, text: str) -> None:
     log.warning("audit trail warning shown to the reader")
 
 
-def _check_trail_in_background(window: Any, db_path: Path) -> Any:
+def _check_trail_in_background(window: Any, db_path: Path | str) -> Any:
     """The start-up check, on its own thread and connection (verify re-hashes every read:
     2.4 s for 25,000 reads), then a warning on the GUI thread if needed. Returns the thread."""
     import threading

@@ -10,6 +10,7 @@ are created owner-only (0700) and our files 0600 (``private_dir``, ``private_fil
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,19 @@ def db_path() -> Path:
     """The reads database; a site can move it with XRAY_DESKTOP_DB."""
     env = os.environ.get(ENV_DB)
     return Path(env) if env else data_dir() / "reads.sqlite3"
+
+
+def db_location() -> Path | str:
+    """The reads database: ``db_path()``, or what XRAY_DESKTOP_DB holds when it is a URL.
+
+    A URL stays a str: ``Path`` would turn its "//" into "/", and a ``postgresql://`` URL
+    must never become a local file under a folder named "postgresql:". ``Store.open``
+    accepts ``postgresql://`` (department mode) and refuses any other scheme.
+    """
+    env = os.environ.get(ENV_DB)
+    if env and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", env):  # one letter + ":" is a Windows drive
+        return env
+    return db_path()
 
 
 def log_dir() -> Path:
