@@ -60,8 +60,12 @@ class PgServer:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start() -> PgServer:
-    """initdb + pg_ctl start in a new temp folder; returns once the server accepts connections."""
+def start(*, durable: bool = False) -> PgServer:
+    """initdb + pg_ctl start in a new temp folder; returns once the server accepts connections.
+
+    Tests run with ``fsync=off`` (fast; they kill clients, never the machine); ``durable``
+    keeps the server's defaults (fsync, synchronous_commit on), as for the measurements.
+    """
     initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
     t0 = time.monotonic()
     user: str | None = None
@@ -83,7 +87,7 @@ def start() -> PgServer:
         server._run(initdb, "-D", str(root / "data"), "-U", "postgres", "--pwfile", str(pwfile), "-E", "UTF8",
                     "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={root} "
-                "-c max_connections=60 -c fsync=off -c full_page_writes=off")
+                "-c max_connections=60" + ("" if durable else " -c fsync=off -c full_page_writes=off"))
         server._run(pg_ctl, "-D", str(root / "data"), "-l", str(root / "log"), "-o", opts, "-w", "-t", "60", "start")
     except subprocess.CalledProcessError as exc:
         log = (root / "log").read_text(errors="replace")[-2000:] if (root / "log").exists() else ""

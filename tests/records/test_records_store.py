@@ -432,3 +432,12 @@ def test_switching_to_wal_retries_while_another_process_holds_the_lock(monkeypat
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         store_module._enable_wal(conn)
     assert 2 <= conn.calls < 20
+
+
+def test_reads_after_shows_what_another_writer_confirmed(store: Store) -> None:
+    """The polling primitive for several workstations, on both backends."""
+    first = store.add_read(make_input(study_key="A"))
+    assert store.reads_after(0) == [first] and store.reads_after(first.id) == []
+    with Store.open(store.path) as other:  # another workstation
+        theirs = other.add_read(make_input(study_key="B", reviewer="dr_b"))
+    assert store.reads_after(first.id) == [theirs]

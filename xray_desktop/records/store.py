@@ -372,6 +372,14 @@ class Store:
             sql = f"{_SELECT} WHERE {cond} ORDER BY id"
         return self._query(sql, params)
 
+    def reads_after(self, read_id: int) -> list[Read]:
+        """Reads with an id above ``read_id``, oldest first: what other workstations confirmed since.
+
+        Polling this with the last id seen is how a workstation learns of others' reads
+        (ids are the chain order, so nothing is skipped).
+        """
+        return self._query(f"{_SELECT} WHERE id > ? ORDER BY id", (read_id,))
+
     def count(self) -> int:
         """Number of stored reads (all history)."""
         with _sqlite_errors():
