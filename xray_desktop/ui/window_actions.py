@@ -10,7 +10,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
@@ -28,6 +28,7 @@ from xray_desktop.ui.dialogs import (
     model_card_html,
     shortcuts_html,
 )
+from xray_desktop.ui.reads_watch import apply_arrived
 from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 
@@ -156,6 +157,19 @@ class WindowActions:
         self.notifier.notify(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
         self._go_to_next_unconfirmed(row, nxt)
         return True
+
+    def on_reads_arrived(self, reads: list[Any]) -> None:
+        """Reads confirmed elsewhere (``ui/reads_watch.py``): their rows show as confirmed at once."""
+        if self.saver is not None and self.saver.saving:  # our own read may be among them: after it lands
+            QTimer.singleShot(50, lambda: self.on_reads_arrived(reads))
+            return
+        rows = apply_arrived(self.model.rows, reads)
+        for row in rows:
+            self.model.touch(row)
+        if rows:
+            who = sorted({self.model.rows[row].read.reviewer for row in rows})
+            self.notifier.notify(f"{len(rows)} stud{'y' if len(rows) == 1 else 'ies'} confirmed on another "
+                                 f"workstation ({', '.join(who)})", 5000)
 
     def _go_to_next_unconfirmed(self, row: int, nxt: int) -> None:
         if nxt >= 0:
