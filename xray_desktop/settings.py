@@ -29,6 +29,9 @@ ENV_SETTINGS = "XRAY_DESKTOP_SETTINGS"  # the GUI's ini file (tests point it at 
 
 # Radiologist preferences (QSettings keys in the GUI) and their defaults.
 REVIEWER = ("reviewer/name", "")
+# The reads database chosen in the GUI (File -> Reads database...): a path or a postgresql:// URL
+# without a password (~/.pgpass holds it); "" = the default. XRAY_DESKTOP_DB, if set, wins.
+DB_LOCATION = ("records/database", "")
 # Per model: read and write these through model_setting_key, so that a threshold chosen for
 # one model never applies to another.
 THRESHOLD = ("ai/threshold", None)  # None: the model card's default operating point

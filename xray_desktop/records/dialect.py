@@ -67,6 +67,20 @@ def db_argument(text: str) -> Location:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def setting_problem(text: str) -> str:
+    """Why ``text`` cannot be the saved database setting ("" when it can; "" itself means the default)."""
+    if not text:
+        return ""
+    try:
+        location = parse_location(text)
+    except StoreError as exc:
+        return str(exc)
+    if isinstance(location, str) and urlsplit(location).password is not None:
+        return ("leave the password out of the saved URL (settings are a plain file): put it in the "
+                "user's ~/.pgpass, or set XRAY_DESKTOP_DB for this machine")
+    return ""
+
+
 def redact(url: str) -> str:
     """The URL without its password: for messages, logs and anchor names."""
     try:

@@ -7,17 +7,18 @@ module stays about layout and wiring; every method here uses only the window's a
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog, QMessageBox
 
 from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
-from xray_desktop.records import ReadInput, StoreError
+from xray_desktop.records import ReadInput, StoreError, dialect
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
 from xray_desktop.ui.dialogs import (
@@ -71,6 +72,24 @@ class WindowActions:
             self.notifier.notify(f"Reviewer: {dlg.name()}", 4000)
         self.activateWindow()  # the reading keys' shortcuts need the window active again
         return self.settings.get(keys.REVIEWER).strip()
+
+    def choose_database(self) -> None:
+        """File -> Reads database...: the SQLite file or PostgreSQL URL used from the next start."""
+        current = str(self.settings.get(keys.DB_LOCATION))
+        text, ok = QInputDialog.getText(
+            self, "Reads database", "An SQLite file, or postgresql://USER@HOST/DATABASE (the password goes in "
+            "~/.pgpass).\nEmpty: the default. Used from the next start.", text=current)
+        self.activateWindow()
+        if not ok or text.strip() == current:
+            return
+        problem = dialect.setting_problem(text.strip())
+        if problem:
+            QMessageBox.warning(self, "Reads database", f"Not saved: {problem}")
+            return
+        self.settings.set(keys.DB_LOCATION, text.strip() or None)
+        self.settings.sync()
+        override = " (XRAY_DESKTOP_DB overrides it on this machine)" if os.environ.get(keys.ENV_DB) else ""
+        self.notifier.notify(f"Reads database saved: used from the next start{override}", 6000)
 
     def open_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.settings.get(keys.LAST_DIR),

@@ -36,3 +36,27 @@ def test_a_read_confirmed_on_another_workstation_appears(qtbot, make_window, sto
     assert w.confirm()
     mine = store.latest_for(r.key)
     assert mine.supersedes == theirs.id and mine.reviewer == "Dr Test" and store.verify().ok
+
+
+def test_database_setting_is_saved_without_a_password_and_used_at_start(make_window, settings_store, monkeypatch):
+    from xray_desktop import settings as keys
+    from xray_desktop.app import database_setting
+    from xray_desktop.ui import window_actions
+
+    w = make_window(wait_model=False)
+    warnings: list[str] = []
+    monkeypatch.setattr(window_actions.QMessageBox, "warning", lambda _p, _t, text: warnings.append(text))
+    answers = iter([("postgresql://app:secret@db/reads", True), ("mysql://x/y", True),
+                    ("postgresql://app@db/reads", True)])
+    monkeypatch.setattr(window_actions.QInputDialog, "getText", lambda *a, **k: next(answers))
+    w.choose_database()
+    w.choose_database()
+    assert settings_store.get(keys.DB_LOCATION) == ""
+    assert "password" in warnings[0] and "unsupported database URL scheme" in warnings[1]
+    w.choose_database()
+    assert settings_store.get(keys.DB_LOCATION) == "postgresql://app@db/reads"
+    assert "next start" in w.statusBar().currentMessage()
+    monkeypatch.delenv(keys.ENV_DB)
+    assert database_setting(settings_store) == "postgresql://app@db/reads"
+    monkeypatch.setenv(keys.ENV_DB, "/site/reads.sqlite3")  # the machine's setting wins
+    assert database_setting(settings_store) is None
