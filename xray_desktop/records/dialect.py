@@ -111,11 +111,12 @@ class Dialect:
 
     name: str
     begin_write: tuple[str, ...]  # open a write transaction holding the one writer lock
+    now_sql: str = ""  # the clock of created_at: "" = this machine's; else a query for the server's
 
 
 SQLITE = Dialect("sqlite", ("BEGIN IMMEDIATE",))
 POSTGRES = Dialect("postgresql", ("BEGIN ISOLATION LEVEL READ COMMITTED",
-                                  f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"))
+                                  f"SELECT pg_advisory_xact_lock({PG_LOCK_KEY})"), "SELECT clock_timestamp()")
 
 
 def pg_sql(sql: str) -> str:

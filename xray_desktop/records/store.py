@@ -300,8 +300,10 @@ class Store:
                 if r.supersedes is not None:
                     self._check_supersedes(conn, r)
                 last_id += 1
-                # Taken under the lock, so created_at follows id order on one machine.
-                created = datetime.now(UTC).isoformat(timespec="microseconds")
+                # Taken under the lock, so created_at follows id order (PostgreSQL: the server's
+                # clock, so it does across workstations too).
+                now = conn.execute(self.dialect.now_sql).fetchone()[0] if self.dialect.now_sql else datetime.now(UTC)
+                created = now.astimezone(UTC).isoformat(timespec="microseconds")
                 values: dict[str, object] = {"id": last_id, "created_at": created}
                 values.update({name: getattr(r, name) for name in _INPUT_FIELDS})
                 values["final_diagnosis"] = r.final_diagnosis.value
