@@ -170,10 +170,28 @@ def test_least_privilege_role_reads_and_appends_only(pg: pg_server.PgServer, pg_
         s.add_read(make_input())
         assert s.verify().ok
     with _raw(app_url) as conn:
-        for sql in ("UPDATE reads SET note = 'x'", "DELETE FROM reads", "ALTER TABLE reads DISABLE TRIGGER USER",
+        for sql in ("CREATE TABLE x (y int)", "UPDATE reads SET note = 'x'", "DELETE FROM reads",
+                    "ALTER TABLE reads DISABLE TRIGGER USER",
                     "DROP TRIGGER reads_no_update ON reads", "UPDATE schema_version SET version = 1"):
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
                 conn.execute(sql)
+
+
+def test_an_upgrade_the_application_role_cannot_run_names_db_init(pg: pg_server.PgServer, pg_url: str,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    Store.open(pg_url).close()
+    dbname = pg_url.rsplit("/", 1)[1]
+    with _raw(pg_url) as conn:
+        conn.execute("DROP ROLE IF EXISTS xray_old")
+        conn.execute(f"CREATE ROLE xray_old LOGIN PASSWORD '{pg_server.PASSWORD}'")
+        for grant in dialect.pg_grants("xray_old", dbname):
+            conn.execute(grant)
+    new = columns.Column("view_position", str, "TEXT", columns.Origin.INPUT, columns.Phi.NO, True, True,
+                         columns.Deid.KEEP, LATEST_VERSION + 1, default="")
+    monkeypatch.setattr(dialect, "STORED", (*columns.STORED, new))
+    monkeypatch.setattr(pgconn, "LATEST_VERSION", LATEST_VERSION + 1)
+    with pytest.raises(StoreError, match=f"schema v{LATEST_VERSION}, this program needs .*db init"):
+        pgconn.open_connection(pg.url(dbname, user="xray_old"), create=True)
 
 
 def test_verify_finds_what_an_owner_changed_behind_the_triggers(pg_url: str) -> None:

@@ -152,7 +152,14 @@ def open_connection(url: str, *, create: bool, migrate: bool = True) -> PgConnec
             raise StoreError(f"no reads schema in {dialect.redact(url)} yet: create it with "
                              "`xray-desktop db init --db URL` (as the database owner)")
         if found < LATEST_VERSION and migrate:
-            _migrate(conn)
+            try:
+                _migrate(conn)
+            except StoreError as exc:
+                if "privilege" not in str(exc):
+                    raise
+                raise StoreError(f"the reads database {dialect.redact(url)} has schema v{found}, this program "
+                                 f"needs v{LATEST_VERSION}: run `xray-desktop db init --db URL` as the database's "
+                                 "owner (this role may not change the schema)") from None
     except BaseException:
         conn.close()
         raise
