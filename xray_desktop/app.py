@@ -54,6 +54,15 @@ def _preflight() -> int | None:
     return EXIT_NO_DISPLAY_LIBS
 
 
+def database_setting(prefs: Any) -> str | None:
+    """The reads database chosen in the GUI, unless XRAY_DESKTOP_DB sets one (None: the default)."""
+    from xray_desktop import settings
+
+    if os.environ.get(settings.ENV_DB):
+        return None
+    return str(prefs.get(settings.DB_LOCATION)).strip() or None
+
+
 def _show_trail_warning(window: Any, text: str) -> None:
     """Warn the reader (non-modal box and status bar) that the audit trail is broken."""
     window.trail_warning_box = window.notifier.message_box("Audit trail broken", text, warning=True)
@@ -93,8 +102,9 @@ def run(paths: list[str]) -> int:
     if icon_path(256).is_file():
         app.setWindowIcon(QIcon(str(icon_path(256))))
     apply_dark_theme(app)  # type: ignore[arg-type]
+    prefs = SettingsStore()
     try:
-        store = Store.open()
+        store = Store.open(database_setting(prefs))
     except StoreError as exc:
         # Never fall back to a fresh database: reads would silently go somewhere else.
         log.error("reads database unavailable: %s", exc)
@@ -102,7 +112,7 @@ def run(paths: list[str]) -> int:
                              f"The database of confirmed reads could not be opened:\n\n{exc}\n\n"
                              "Nothing was changed. Fix the problem (or set XRAY_DESKTOP_DB) and restart.")
         return 1
-    window = MainWindow(settings=SettingsStore(), store=store, classifier_factory=_load_classifier)
+    window = MainWindow(settings=prefs, store=store, classifier_factory=_load_classifier)
     # No console in the windowed launcher: uncaught errors are logged and shown, not lost on stderr.
     restore_hooks = install_excepthooks(window.notifier)
     window.show()

@@ -1,5 +1,5 @@
 """The command line: `xray-desktop [gui] [PATHS]`, `predict`, `selftest`, `model trust`, `export`,
-`verify`, `site-report`, `site-calibrate`, `receive`.
+`verify`, `db init`, `site-report`, `site-calibrate`, `receive`.
 
 Each command lives in the layer it belongs to and registers its own sub-parser; this
 module only dispatches, so importing it stays cheap (no Qt, no TensorFlow).
@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 from xray_desktop import __version__
 
-COMMANDS = ("gui", "predict", "selftest", "model", "export", "verify", "site-report", "site-calibrate", "receive")
+COMMANDS = ("gui", "predict", "selftest", "model", "export", "verify", "db", "site-report", "site-calibrate",
+            "receive")
 
 
 class _Parser(argparse.ArgumentParser):

@@ -10,6 +10,7 @@ are created owner-only (0700) and our files 0600 (``private_dir``, ``private_fil
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,9 @@ ENV_SETTINGS = "XRAY_DESKTOP_SETTINGS"  # the GUI's ini file (tests point it at 
 
 # Radiologist preferences (QSettings keys in the GUI) and their defaults.
 REVIEWER = ("reviewer/name", "")
+# The reads database chosen in the GUI (File -> Reads database...): a path or a postgresql:// URL
+# without a password (~/.pgpass holds it); "" = the default. XRAY_DESKTOP_DB, if set, wins.
+DB_LOCATION = ("records/database", "")
 # Per model: read and write these through model_setting_key, so that a threshold chosen for
 # one model never applies to another.
 THRESHOLD = ("ai/threshold", None)  # None: the model card's default operating point
@@ -98,6 +102,19 @@ def db_path() -> Path:
     """The reads database; a site can move it with XRAY_DESKTOP_DB."""
     env = os.environ.get(ENV_DB)
     return Path(env) if env else data_dir() / "reads.sqlite3"
+
+
+def db_location() -> Path | str:
+    """The reads database: ``db_path()``, or what XRAY_DESKTOP_DB holds when it is a URL.
+
+    A URL stays a str: ``Path`` would turn its "//" into "/", and a ``postgresql://`` URL
+    must never become a local file under a folder named "postgresql:". ``Store.open``
+    accepts ``postgresql://`` (department mode) and refuses any other scheme.
+    """
+    env = os.environ.get(ENV_DB)
+    if env and re.match(r"[A-Za-z][A-Za-z0-9+.-]+:/", env):  # one letter + ":" is a Windows drive
+        return env
+    return db_path()
 
 
 def log_dir() -> Path:

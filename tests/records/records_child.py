@@ -21,7 +21,7 @@ from xray_desktop.domain import Diagnosis
 from xray_desktop.records import ReadInput, Store, export_csv
 
 
-def write(db: Path, count: int, prefix: str, start_at: float) -> None:
+def write(db: Path | str, count: int, prefix: str, start_at: float) -> None:
     with Store.open(db) as store:
         while time.time() < start_at:  # a crude barrier so concurrent writers overlap
             time.sleep(0.001)
@@ -48,12 +48,12 @@ def write(db: Path, count: int, prefix: str, start_at: float) -> None:
 def main() -> None:
     mode = sys.argv[1]
     if mode == "write":
-        write(Path(sys.argv[2]), int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))
+        write(sys.argv[2], int(sys.argv[3]), sys.argv[4], float(sys.argv[5]))  # a path or a postgresql:// URL
     elif mode == "open":
         start_at = float(sys.argv[3])
         while time.time() < start_at:
             time.sleep(0.0005)
-        write(Path(sys.argv[2]), 1, f"open-{os.getpid()}", 0.0)
+        write(sys.argv[2], 1, f"open-{os.getpid()}", 0.0)
     elif mode == "export":
         with Store.open(Path(sys.argv[2])) as store:
             print("start", flush=True)

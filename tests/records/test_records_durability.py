@@ -16,7 +16,7 @@ from xray_desktop.records import Store
 pytestmark = pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs POSIX SIGKILL")
 
 
-def _kill_loop(db: Path, kills: int, seed: int) -> None:
+def _kill_loop(db: Path | str, kills: int, seed: int) -> None:
     m = kill_writers(db, kills, seed)
     assert not m["child_errors"], m["child_errors"]
     assert m["integrity_check"] == "ok", m
@@ -35,7 +35,7 @@ def test_kill_9_while_writing_long(tmp_path: Path) -> None:
     _kill_loop(tmp_path / "k.db", kills=200, seed=2)
 
 
-def _two_writers(db: Path, each: int) -> None:
+def _two_writers(db: Path | str, each: int) -> None:
     start_at = str(time.time() + 1.5)  # both are past start-up by then
     procs = [spawn("write", str(db), str(each), name, start_at) for name in ("A", "B")]
     outputs = [p.communicate(timeout=600) for p in procs]

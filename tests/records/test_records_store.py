@@ -19,6 +19,18 @@ from xray_desktop.records.chain import GENESIS
 from xray_desktop.records.migrations import LATEST_VERSION
 
 
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Every test here that takes ``store`` runs on SQLite and on PostgreSQL (conftest.db_location)."""
+    return any_store
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path):
+    with Store.open(db_path) as s:
+        yield s
+
+
 def _sha(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -26,7 +38,7 @@ def _sha(path: Path) -> str:
 # -- round trip and basics ----------------------------------------------------------
 
 
-def test_every_field_round_trips(store: Store, db_path: Path) -> None:
+def test_every_field_round_trips(store: Store) -> None:
     original = make_input(
         final_diagnosis=Diagnosis.OTHER, other_finding="pleural effusion, ünïcödé", ai_label="NORMAL",
         note='line1\nline2 "quoted" =1+1', time_spent_ms=7,
@@ -39,7 +51,7 @@ def test_every_field_round_trips(store: Store, db_path: Path) -> None:
     assert saved.created_at.tzinfo is not None and saved.created_at.utcoffset() == timedelta(0)
     assert abs((datetime.now(UTC) - saved.created_at).total_seconds()) < 60
 
-    with Store.open(db_path) as again:
+    with Store.open(store.path) as again:
         loaded = again.latest_for(original.study_key)
     assert loaded == saved
     for f in dataclasses.fields(ReadInput):
@@ -70,7 +82,8 @@ def test_open_defaults_to_settings_db_path(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "reads.sqlite3").is_file()
 
 
-def test_pragmas_and_permissions(store: Store, db_path: Path) -> None:
+def test_pragmas_and_permissions(sqlite_store: Store, db_path: Path) -> None:
+    store = sqlite_store
     conn = store.conn
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
@@ -97,7 +110,8 @@ def test_closed_store_raises(db_path: Path) -> None:
         s.latest_for("x")
 
 
-def test_connection_belongs_to_opening_thread(store: Store) -> None:
+def test_connection_belongs_to_opening_thread(sqlite_store: Store) -> None:
+    store = sqlite_store
     errors: list[BaseException] = []
 
     def use() -> None:
@@ -225,7 +239,8 @@ def test_agreement(store: Store, diagnosis: Diagnosis, ai: str, expected: str) -
 # -- append-only and tamper evidence --------------------------------------------------
 
 
-def test_triggers_refuse_update_and_delete(store: Store, db_path: Path) -> None:
+def test_triggers_refuse_update_and_delete(sqlite_store: Store, db_path: Path) -> None:
+    store = sqlite_store
     store.add_read(make_input())
     raw = sqlite3.connect(db_path)
     try:
@@ -417,3 +432,12 @@ def test_switching_to_wal_retries_while_another_process_holds_the_lock(monkeypat
     with pytest.raises(sqlite3.OperationalError, match="locked"):
         store_module._enable_wal(conn)
     assert 2 <= conn.calls < 20
+
+
+def test_reads_after_shows_what_another_writer_confirmed(store: Store) -> None:
+    """The polling primitive for several workstations, on both backends."""
+    first = store.add_read(make_input(study_key="A"))
+    assert store.reads_after(0) == [first] and store.reads_after(first.id) == []
+    with Store.open(store.path) as other:  # another workstation
+        theirs = other.add_read(make_input(study_key="B", reviewer="dr_b"))
+    assert store.reads_after(first.id) == [theirs]

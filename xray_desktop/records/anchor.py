@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from xray_desktop import settings
+from xray_desktop.records import dialect
 from xray_desktop.records.atomic import atomic_write
 from xray_desktop.records.reads import StoreError, VerifyResult
 from xray_desktop.records.store import Store
@@ -120,9 +121,13 @@ def verify_anchor(store: Store, anchor: Anchor) -> VerifyResult:
 # -- the GUI's own anchors ------------------------------------------------------------------
 
 
-def session_anchor_path(db_path: Path) -> Path:
-    """Where the GUI keeps its anchor for the database at ``db_path`` (per-user data folder)."""
-    tag = hashlib.sha256(str(Path(db_path).resolve()).encode("utf-8")).hexdigest()[:16]
+def session_anchor_path(db_path: Path | str) -> Path:
+    """Where the GUI keeps its anchor for the database at ``db_path`` (per-user data folder).
+
+    A PostgreSQL database is named by its URL without the password (a new password keeps the anchor).
+    """
+    name = dialect.redact(db_path) if dialect.is_url(db_path) else str(Path(db_path).resolve())
+    tag = hashlib.sha256(name.encode("utf-8")).hexdigest()[:16]
     return settings.data_dir() / SESSION_DIR / f"reads-{tag}.anchor.json"
 
 

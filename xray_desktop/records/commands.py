@@ -1,4 +1,4 @@
-"""The `export` and `verify` sub-commands.
+"""The `export`, `verify` and `db init` sub-commands.
 
 Exit codes: 0 success; 1 a problem with the input or the database (one line on stderr,
 never a traceback), or for ``verify`` a broken chain or anchor; 2 a usage error
@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from xray_desktop.records import dialect
 from xray_desktop.records.anchor import read_anchor, verify_anchor
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.reads import StoreError
@@ -46,10 +47,20 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     _add_db(ver)
     ver.set_defaults(func=_guarded("verify", run_verify))
 
+    dbp = sub.add_parser("db", help="department mode: set up a PostgreSQL reads database")
+    dsub = dbp.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    init = dsub.add_parser("init", help="create (or migrate) the reads schema; run as the database's owner")
+    init.add_argument("--db", type=dialect.db_argument, required=True, metavar="URL",
+                      help="postgresql://OWNER@HOST/DATABASE (the owning role, not the workstations')")
+    init.add_argument("--grant", metavar="ROLE",
+                      help="also grant ROLE (the workstations' login) read and append, nothing else")
+    init.set_defaults(func=_guarded("db init", run_db_init))
+
 
 def _add_db(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--db", type=Path, metavar="PATH", help="the reads database (default: XRAY_DESKTOP_DB or the data folder)"
+        "--db", type=dialect.db_argument, metavar="PATH|URL",
+        help="the reads database: an SQLite file or a postgresql:// URL (default: XRAY_DESKTOP_DB or the data folder)",
     )
 
 
@@ -125,6 +136,28 @@ def run_verify(args: argparse.Namespace) -> int:
         return 0
     print(f"BROKEN: first broken read id {result.first_broken_id}: {result.message}")
     return 1
+
+
+def run_db_init(args: argparse.Namespace) -> int:
+    """`xray-desktop db init --db URL [--grant ROLE]`: the schema, and the role's least-privilege grants."""
+    url = args.db
+    if not dialect.is_url(url):
+        raise _Fail("db init sets up a PostgreSQL server (--db postgresql://...); an SQLite file is created on "
+                    "first use")
+    with Store.open(url, create=True) as store:
+        version = store.schema_version
+        database = str(store.conn.execute("SELECT current_database()").fetchone()[0])
+        grants = dialect.pg_grants(args.grant or "ROLE", database)
+        if args.grant:
+            store.conn.execute("BEGIN")
+            for grant in grants:
+                store.conn.execute(grant)
+            store.conn.execute("COMMIT")
+    print(f"reads schema v{version} ready in {dialect.redact(url)}")
+    print("granted:" if args.grant else "grant the workstations' role (then use its URL in XRAY_DESKTOP_DB):")
+    for grant in grants:
+        print(f"  {grant};")
+    return 0
 
 
 def _guarded(name: str, func: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:

@@ -17,6 +17,9 @@ Durability and concurrency choices, and why:
 
 A Store is used from the thread that opened it (sqlite3's default check), which for the
 GUI is the main thread; other processes may write to the same file at the same time.
+
+Department mode: ``Store.open("postgresql://...")`` gives the same API over a PostgreSQL
+server (``pgconn.py``); every SQL difference between the two lives in ``dialect.py``.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from types import TracebackType
 from xray_desktop import settings
 from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.records import migrations
+from xray_desktop.records import dialect, migrations
 from xray_desktop.records.chain import GENESIS, row_hash
 from xray_desktop.records.identity import content_key, study_content_key
 from xray_desktop.records.reads import (
@@ -120,20 +123,26 @@ def _utc_bound(value: datetime | date, *, end: bool) -> tuple[str, str]:
 class Store:
     """Append-only store of confirmed reads. Open with ``Store.open()``."""
 
-    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+    def __init__(self, conn: sqlite3.Connection, path: dialect.Location,
+                 sql: dialect.Dialect = dialect.SQLITE) -> None:
         """Use ``Store.open``; this only wraps an already prepared connection."""
         self._conn: sqlite3.Connection | None = conn
-        self.path = path
+        self.path = path  # an SQLite file, or a PostgreSQL URL (str)
+        self.dialect = sql
 
     # -- opening and closing -------------------------------------------------------
 
     @classmethod
     def open(cls, path: Path | str | None = None, *, create: bool = True) -> Store:
-        """Open (creating it when ``create``) the database at ``path`` or settings.db_path().
+        """Open (creating it when ``create``) the database at ``path`` or settings.db_location().
 
-        Checks integrity first and migrates the schema; raises StoreError on any problem.
+        ``path`` is an SQLite file or a ``postgresql://`` URL. Checks integrity first and
+        migrates the schema; raises StoreError on any problem.
         """
-        path = Path(path) if path is not None else settings.db_path()
+        location = dialect.parse_location(path if path is not None else settings.db_location())
+        if isinstance(location, str):
+            return cls._open_pg(location, create=create)
+        path = location
         if path.is_dir():
             raise StoreError(f"{path} is a folder, not a reads database")
         if not path.exists():
@@ -193,12 +202,22 @@ class Store:
                 raise StoreError(str(exc)) from exc
         log.debug("reads database open (schema v%d, was v%d)", migrations.LATEST_VERSION, found)
 
+    @classmethod
+    def _open_pg(cls, url: str, *, create: bool, migrate: bool = True) -> Store:
+        from xray_desktop.records import pgconn
+
+        conn = pgconn.open_connection(url, create=create, migrate=migrate)
+        log.debug("reads database open (PostgreSQL %s)", dialect.redact(url))
+        return cls(conn, url, dialect.POSTGRES)  # type: ignore[arg-type]
+
     def reader(self) -> Store:
         """A read-only second connection to the same database, for lookups on another thread.
 
         The GUI's loader threads resolve each image's reads with one, so the GUI thread does
         not wait on SQLite (and on the GIL that every SQLite call gives up and takes back).
         """
+        if isinstance(self.path, str):
+            return self._open_pg(self.path, create=False, migrate=False)
         try:
             conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_S,
                                    isolation_level=None, check_same_thread=False)
@@ -231,7 +250,11 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        """The schema version (``PRAGMA user_version``)."""
+        """The schema version (``PRAGMA user_version``; PostgreSQL: its ``schema_version`` table)."""
+        if isinstance(self.path, str):
+            from xray_desktop.records import pgconn
+
+            return pgconn.schema_version(self.conn)  # type: ignore[arg-type]
         with _sqlite_errors():
             return migrations.user_version(self.conn)
 
@@ -241,8 +264,9 @@ class Store:
     def _immediate(self) -> Iterator[sqlite3.Connection]:
         conn = self.conn
         with _sqlite_errors():
-            conn.execute("BEGIN IMMEDIATE")
             try:
+                for statement in self.dialect.begin_write:  # the one writer lock (see dialect.py)
+                    conn.execute(statement)
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
@@ -279,8 +303,10 @@ class Store:
                 if r.supersedes is not None:
                     self._check_supersedes(conn, r)
                 last_id += 1
-                # Taken under the lock, so created_at follows id order on one machine.
-                created = datetime.now(UTC).isoformat(timespec="microseconds")
+                # Taken under the lock, so created_at follows id order (PostgreSQL: the server's
+                # clock, so it does across workstations too).
+                now = conn.execute(self.dialect.now_sql).fetchone()[0] if self.dialect.now_sql else datetime.now(UTC)
+                created = now.astimezone(UTC).isoformat(timespec="microseconds")
                 values: dict[str, object] = {"id": last_id, "created_at": created}
                 values.update({name: getattr(r, name) for name in _INPUT_FIELDS})
                 values["final_diagnosis"] = r.final_diagnosis.value
@@ -344,12 +370,20 @@ class Store:
                 op, iso = _utc_bound(bound, end=end)
                 where.append(f"created_at {op} ?")
                 params.append(iso)
-        cond = " AND ".join(where) or "1"
+        cond = " AND ".join(where) or "1 = 1"
         if latest_only:
             sql = f"{_SELECT} WHERE id IN (SELECT max(id) FROM reads WHERE {cond} GROUP BY study_key) ORDER BY id"
         else:
             sql = f"{_SELECT} WHERE {cond} ORDER BY id"
         return self._query(sql, params)
+
+    def reads_after(self, read_id: int) -> list[Read]:
+        """Reads with an id above ``read_id``, oldest first: what other workstations confirmed since.
+
+        Polling this with the last id seen is how a workstation learns of others' reads
+        (ids are the chain order, so nothing is skipped).
+        """
+        return self._query(f"{_SELECT} WHERE id > ? ORDER BY id", (read_id,))
 
     def count(self) -> int:
         """Number of stored reads (all history)."""

@@ -17,6 +17,7 @@ from xray_desktop.argtypes import fraction, whole_number
 from xray_desktop.model.card import CardError, ModelCard
 from xray_desktop.model.operating_points import ProfileError, SitePoints
 from xray_desktop.model.site_profile import SiteProfile
+from xray_desktop.records.dialect import db_argument, describe
 from xray_desktop.records.reads import StoreError
 from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, cases_from_reads, parse_day
 
@@ -28,8 +29,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     """Add ``site-report`` and ``site-calibrate`` to the CLI's sub-parsers."""
     rep = sub.add_parser("site-report", help="the AI's performance at this site, from confirmed reads")
     rsrc = rep.add_mutually_exclusive_group()
-    rsrc.add_argument("--db", type=Path, metavar="PATH", help="the reads database (default: XRAY_DESKTOP_DB or "
-                      "the data folder)")
+    rsrc.add_argument("--db", type=db_argument, metavar="PATH|URL", help="the reads database, a file or a "
+                      "postgresql:// URL (default: XRAY_DESKTOP_DB or the data folder)")
     rsrc.add_argument("--predictions", type=Path, metavar="PREDICT.csv",
                       help="instead of reads: a predict CSV of labelled studies (with --labels)")
     rep.add_argument("--labels", type=Path, metavar="LABELS.csv", help="with --predictions, as for site-calibrate")
@@ -44,7 +45,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
 
     cal = sub.add_parser("site-calibrate", help="fix a site operating point from labelled studies or confirmed reads")
     src = cal.add_mutually_exclusive_group(required=True)
-    src.add_argument("--db", type=Path, metavar="PATH", help="use the confirmed reads of this database")
+    src.add_argument("--db", type=db_argument, metavar="PATH|URL",
+                     help="use the confirmed reads of this database (a file or a postgresql:// URL)")
     src.add_argument("--predictions", type=Path, metavar="PREDICT.csv", help="a predict CSV of archived studies")
     cal.add_argument("--labels", type=Path, metavar="LABELS.csv",
                      help="with --predictions: columns path or file_sha256, and label (PNEUMONIA/NORMAL)")
@@ -67,7 +69,7 @@ def _card(model_dir: Path | None) -> ModelCard:
     return ModelCard.load(Path(model_dir) if model_dir is not None else default_dir())
 
 
-def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer: str | None) -> Cases:
+def _cases_from_db(db: Path | str | None, card: ModelCard, since: str | None, reviewer: str | None) -> Cases:
     from xray_desktop.records.store import Store
 
     day = parse_day("--since", since)
@@ -77,7 +79,7 @@ def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer
     cases = cases_from_reads(latest, card.sha256, since=day, reviewer=reviewer)
     if older:
         cases.excluded = {"earlier reads of the same study (superseded)": older, **cases.excluded}
-    cases.source["db"] = str(Path(db).name) if db else "default"
+    cases.source["db"] = (describe(db) if isinstance(db, str) else Path(db).name) if db else "default"
     return cases
 
 

@@ -35,6 +35,7 @@ from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
 from xray_desktop.ui.notify import Notifier
 from xray_desktop.ui.prediction_panel import PredictionPanel
+from xray_desktop.ui.reads_watch import ReadsWatcher
 from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
@@ -92,6 +93,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.batch = BatchController(self.model, self.inference, store, self)
         self.view_pool = make_pool(1)
         self.saver = ReadSaver(store.path) if store is not None else None
+        self.reads_watch = ReadsWatcher(store, self) if store is not None and hasattr(store, "reader") else None
         self.view_signals = LoadSignals(self)
         self._build_layout()
         build_menus(self)
@@ -101,6 +103,9 @@ class MainWindow(WindowActions, QMainWindow):
         self._connect()
         self._restore_settings()
         self.key_filter = ReviewKeyFilter(self)  # review keys from anywhere in the window
+        if self.reads_watch is not None:  # reads confirmed on other workstations (department mode)
+            self.reads_watch.arrived.connect(self.on_reads_arrived)
+            self.reads_watch.start()
 
     # -- construction ---------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -380,6 +385,8 @@ class MainWindow(WindowActions, QMainWindow):
         s.sync()
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
+        if self.reads_watch is not None:
+            self.reads_watch.stop()
         self.batch.shutdown()
         self.inference.shutdown()
         if self.saver is not None:

@@ -7,16 +7,17 @@ module stays about layout and wiring; every method here uses only the window's a
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QUrl, Slot
+from PySide6.QtCore import Qt, QTimer, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QApplication, QFileDialog
+from PySide6.QtWidgets import QApplication, QFileDialog, QInputDialog
 
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis, WorkerFailure
-from xray_desktop.records import StoreError
+from xray_desktop.records import StoreError, dialect
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
 from xray_desktop.review import NotReady, ReviewSession, form_problem
@@ -28,6 +29,7 @@ from xray_desktop.ui.dialogs import (
     model_card_html,
     shortcuts_html,
 )
+from xray_desktop.ui.reads_watch import apply_arrived
 from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 
@@ -68,6 +70,24 @@ class WindowActions:
             self.notifier.notify(f"Reviewer: {dlg.name()}", 4000)
         self.activateWindow()  # the reading keys' shortcuts need the window active again
         return self.settings.get(keys.REVIEWER).strip()
+
+    def choose_database(self) -> None:
+        """File -> Reads database...: the SQLite file or PostgreSQL URL used from the next start."""
+        current = str(self.settings.get(keys.DB_LOCATION))
+        text, ok = QInputDialog.getText(
+            self, "Reads database", "An SQLite file, or postgresql://USER@HOST/DATABASE (the password goes in "
+            "~/.pgpass).\nEmpty: the default. Used from the next start.", text=current)
+        self.activateWindow()
+        if not ok or text.strip() == current:
+            return
+        problem = dialect.setting_problem(text.strip())
+        if problem:
+            self.notifier.message_box("Reads database", f"Not saved: {problem}", warning=True)
+            return
+        self.settings.set(keys.DB_LOCATION, text.strip() or None)
+        self.settings.sync()
+        override = " (XRAY_DESKTOP_DB overrides it on this machine)" if os.environ.get(keys.ENV_DB) else ""
+        self.notifier.notify(f"Reads database saved: used from the next start{override}", 6000)
 
     def open_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.settings.get(keys.LAST_DIR),
@@ -161,6 +181,19 @@ class WindowActions:
         self.notifier.notify(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
         self._go_to_next_unconfirmed(row, nxt)
         return True
+
+    def on_reads_arrived(self, reads: list[Any]) -> None:
+        """Reads confirmed elsewhere (``ui/reads_watch.py``): their rows show as confirmed at once."""
+        if self.saver is not None and self.saver.saving:  # our own read may be among them: after it lands
+            QTimer.singleShot(50, lambda: self.on_reads_arrived(reads))
+            return
+        rows = apply_arrived(self.model.rows, reads)
+        for row in rows:
+            self.model.touch(row)
+        if rows:
+            who = sorted({self.model.rows[row].read.reviewer for row in rows})
+            self.notifier.notify(f"{len(rows)} stud{'y' if len(rows) == 1 else 'ies'} confirmed on another "
+                                 f"workstation ({', '.join(who)})", 5000)
 
     def _go_to_next_unconfirmed(self, row: int, nxt: int) -> None:
         if nxt >= 0:

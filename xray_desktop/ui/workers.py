@@ -344,8 +344,8 @@ class ReadSaver:
     BLOCK_S = 0.02  # a commit that returns within this is waited for plainly (the usual case)
     POLL_MS = 2
 
-    def __init__(self, db_path: Path) -> None:
-        self._path = Path(db_path)
+    def __init__(self, db_path: Path | str) -> None:
+        self._path = db_path  # a str may be a postgresql:// URL: Path() would mangle it
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reads-writer")
         self._store: Store | None = None  # opened on the writer thread, used only there
         self.saving = False
