@@ -45,7 +45,7 @@ def test_database_setting_is_saved_without_a_password_and_used_at_start(make_win
 
     w = make_window(wait_model=False)
     warnings: list[str] = []
-    monkeypatch.setattr(window_actions.QMessageBox, "warning", lambda _p, _t, text: warnings.append(text))
+    monkeypatch.setattr(w.notifier, "message_box", lambda _t, text, warning=False: warnings.append(text))
     answers = iter([("postgresql://app:secret@db/reads", True), ("mysql://x/y", True),
                     ("postgresql://app@db/reads", True)])
     monkeypatch.setattr(window_actions.QInputDialog, "getText", lambda *a, **k: next(answers))
