@@ -14,24 +14,27 @@ from xray_desktop.model.card import CARD_FILE
 from xray_desktop.model.gate import OodModel
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
 from xray_desktop.training.card_text import render_markdown
-from xray_desktop.training.finalize import GATE_FILE, MODEL_FILE, bootstrap_ci, card_header, choose_operating_points
+from xray_desktop.training.finalize import (
+    GATE_FILE,
+    INTENDED_AGE_NOTE,
+    INTENDED_AGE_YEARS,
+    MODEL_FILE,
+    bootstrap_ci,
+    card_header,
+)
 from xray_desktop.training.probes import make_probes, reference_image
+from xray_desktop.training.repick import (
+    DEFAULT_OPERATING_POINT,
+    MIN_STRESSED_SPECIFICITY,
+    default_point_note,
+    most_specific_at_sensitivity,
+    pick_operating_points,
+)
 from xray_desktop.training.robust import predict_logits
 from xray_desktop.training.stress import augment
 from xray_desktop.training.stress_eval import STRESS_VARIANTS, stress_set
 
 VERSION = "2.0.0"
-DEFAULT_OPERATING_POINT = "balanced"
-DEFAULT_POINT_NOTE = (
-    "Thresholds are chosen on the STRESS-validation set (each validation film under 3 seeded "
-    "chains of site shifts: unsharp masking, LUT curves, noise, blur, resampling, JPEG, geometry, "
-    "collimation, markers, and local equalisation, which training never sees), not on the clean "
-    "films: clean validation is saturated (AUC ~0.999), so a threshold set there sits just below "
-    "the clean pneumonia scores and far above the normals, and any site shift that lowers the "
-    "scores (edge enhancement did, for 1.0.0) costs sensitivity at once. The default, 'balanced', "
-    "is the most specific threshold whose stressed sensitivity is at least 95 %; on clean films "
-    "the same threshold gives the (higher) clean sensitivity shown beside it."
-)
 
 
 def _stats(threshold: float) -> dict[str, Any]:
@@ -131,12 +134,9 @@ def write_ensemble(
     pv = metrics.sigmoid((zv + bias) / temperature)
     ps = metrics.sigmoid((zs + bias) / temperature)
     roc_s = metrics.roc_table(ys, ps)
-    ops = choose_operating_points(roc_s)
-    for op in ops.values():
-        c = metrics.confusion_at(yv, pv, op["threshold"])
-        op["stressed_sensitivity"], op["stressed_specificity"] = op["sensitivity"], op["specificity"]
-        op["sensitivity"], op["specificity"] = float(c["sensitivity"]), float(c["specificity"])
+    ops = pick_operating_points(yv, pv, ys, ps)  # on the stressed scores only (see training.repick)
     t_def = ops[DEFAULT_OPERATING_POINT]["threshold"]
+    old_spec = metrics.confusion_at(ys, ps, most_specific_at_sensitivity(ys, ps, 0.95))["specificity"]
     log("bootstrap CIs (clean and stressed)")
     validation = figures(yv, pv, groups, t_def)
     validation["brier_uncalibrated"] = {"value": metrics.brier(yv, metrics.sigmoid(zv))}
@@ -215,7 +215,7 @@ def write_ensemble(
                            "a film move with its patient). Threshold-dependent metrics are at the default "
                            "operating point. Member rows: 300 resamples, at each member's own stressed "
                            "95 %-sensitivity threshold.",
-        "default_point_note": DEFAULT_POINT_NOTE,
+        "default_point_note": default_point_note(MIN_STRESSED_SPECIFICITY, ops, old_spec),
         "roc": metrics.roc_table(yv, pv),
         "roc_stressed": roc_s,
         "operating_points": ops,
@@ -225,6 +225,8 @@ def write_ensemble(
                            "view) + Mahalanobis distance of pooled ensemble features from the training "
                            "films (clean and shifted)",
                  "ood_threshold": threshold},
+        "intended_age_years": list(INTENDED_AGE_YEARS),  # the runtime withholds calls outside it
+        "intended_age_note": INTENDED_AGE_NOTE,
         "intended_use": "A second reader for pediatric (about 1-5 years) frontal (AP/PA) chest "
                         "radiographs, flagging likely pneumonia for a radiologist who makes the "
                         "diagnosis. Never a standalone diagnosis.",
