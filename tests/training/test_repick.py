@@ -78,3 +78,17 @@ def test_cli_refuses_a_card_without_stressed_validation(tmp_path, capsys):
     assert "not a model-2 card" in capsys.readouterr().err
     assert repick.main(["--model-dir", str(tmp_path), "--data", str(tmp_path),
                         "--min-stressed-specificity", "1.5"]) == 2
+
+
+def test_point_rows_make_the_clean_table_exact_at_each_threshold():
+    yc, pc = _scores(6)
+    ys, ps = _scores(7, shift=0.3)
+    ops = repick.pick_operating_points(yc, pc, ys, ps, 0.99)
+    roc = repick.with_point_rows(metrics.roc_table(yc, pc), ops)
+    t = np.array([r["threshold"] for r in roc])
+    sens, spec = np.array([r["sensitivity"] for r in roc]), np.array([r["specificity"] for r in roc])
+    assert np.all(np.diff(t) > 0) and np.all(np.diff(sens) <= 0) and np.all(np.diff(spec) >= 0)
+    for op in ops.values():
+        i = int(np.flatnonzero(t == op["threshold"])[0])
+        c = metrics.confusion_at(yc, pc, op["threshold"])
+        assert (sens[i], spec[i]) == (c["sensitivity"], c["specificity"])

@@ -34,7 +34,7 @@ from xray_desktop import settings
 log = logging.getLogger(__name__)
 
 # SHA-256 of the canonical JSON of resources/models/model_card.json (see card_identity): model 2.0.0.
-BUNDLED_MODEL_ID = "0a80f313813bd828668304b60cad28f24e6dd750286da6db0ecf859dd282937f"
+BUNDLED_MODEL_ID = "6691f6fe49b734525def9d5e61f058202a3f9f35e68cab5fa90f3f9bad4ba8f8"
 TRUST_FILE = "trusted_models.jsonl"
 
 

@@ -29,6 +29,7 @@ from xray_desktop.training.repick import (
     default_point_note,
     most_specific_at_sensitivity,
     pick_operating_points,
+    with_point_rows,
 )
 from xray_desktop.training.robust import predict_logits
 from xray_desktop.training.stress import augment
@@ -167,12 +168,16 @@ def write_ensemble(
     td_val = {"images": len(val), "pneumonia": int(yv.sum()), "normal": int(len(yv) - yv.sum()),
               "patients": len(set(groups))}
     yt = np.array([e.label for e in train])
+    fm = int(ens.get_layer(FEATURES_LAYER).output.shape[1])  # the CAM's grid (6 when the input is pooled)
+    pool = max(c.pool for _, c, *_ in members)
+    pooled_note = f" (input average-pooled {INPUT_SIZE} -> {INPUT_SIZE // pool} px)" if pool > 1 else ""
     card: dict[str, Any] = {
         **card_header("xray-desktop pediatric pneumonia CNN ensemble", VERSION, model_path),
         "architecture": {
             "summary": f"ensemble of {m} compact plain CNNs merged into one functional Keras model: per "
                        "member a 5x5 stride-2 stem and 3x3 conv blocks with batch norm + ReLU down to a "
-                       "12x12x256 feature map; the members' maps are concatenated (layer 'features'), "
+                       f"{fm}x{fm}x256 feature map{pooled_note}; the members' maps are concatenated "
+                       "(layer 'features'), "
                        "globally average-pooled and read by one Dense(1) 'logit' that holds every member's "
                        "head scaled by its own calibration (= the mean of the members' calibrated logits); "
                        "the heat map is the exact CAM of that average; no Lambda layers",
@@ -216,7 +221,7 @@ def write_ensemble(
                            "operating point. Member rows: 300 resamples, at each member's own stressed "
                            "95 %-sensitivity threshold.",
         "default_point_note": default_point_note(MIN_STRESSED_SPECIFICITY, ops, old_spec),
-        "roc": metrics.roc_table(yv, pv),
+        "roc": with_point_rows(metrics.roc_table(yv, pv), ops),
         "roc_stressed": roc_s,
         "operating_points": ops,
         "default_operating_point": DEFAULT_OPERATING_POINT,

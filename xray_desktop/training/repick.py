@@ -82,6 +82,19 @@ def pick_operating_points(yc: np.ndarray, pc: np.ndarray, ys: np.ndarray, ps: np
     return ops
 
 
+def with_point_rows(roc: list[dict[str, float]], ops: dict[str, dict[str, Any]]) -> list[dict[str, float]]:
+    """The clean ROC plus one exact row at each operating point's threshold.
+
+    Why: the points are chosen on the stressed scores, so their thresholds fall between the
+    clean table's rows; the GUI interpolates the table, and the row makes its figures at a
+    point exactly the card's (clean sensitivity/specificity of ``p >= threshold``).
+    """
+    have = {r["threshold"] for r in roc}
+    extra = [{"threshold": float(op["threshold"]), "sensitivity": float(op["sensitivity"]),
+              "specificity": float(op["specificity"])} for op in ops.values() if op["threshold"] not in have]
+    return sorted([*roc, *extra], key=lambda r: r["threshold"])
+
+
 def default_point_note(min_spec: float, ops: dict[str, dict[str, Any]], old_spec: float) -> str:
     """Why the default sits where it does (card text); ``old_spec``: stressed specificity of the old rule."""
     d = ops[DEFAULT_OPERATING_POINT]
@@ -120,7 +133,8 @@ def rewrite_card(card: dict[str, Any], yc: np.ndarray, pc: np.ndarray, ys: np.nd
             validation[k] = card["validation"][k]
     out.update(
         validation=validation, validation_stressed=figures(ys, ps, sgroups, t_def),
-        roc=metrics.roc_table(yc, pc), roc_stressed=metrics.roc_table(ys, ps), operating_points=ops,
+        roc=with_point_rows(metrics.roc_table(yc, pc), ops), roc_stressed=metrics.roc_table(ys, ps),
+        operating_points=ops,
         default_operating_point=DEFAULT_OPERATING_POINT, default_point_note=default_point_note(min_spec, ops, old_spec),
     )
     out.setdefault("intended_age_years", list(INTENDED_AGE_YEARS))
