@@ -19,7 +19,6 @@ from xray_desktop.training.finalize import (
     INTENDED_AGE_NOTE,
     INTENDED_AGE_YEARS,
     MODEL_FILE,
-    bootstrap_ci,
     card_header,
 )
 from xray_desktop.training.probes import make_probes, reference_image
@@ -27,6 +26,7 @@ from xray_desktop.training.repick import (
     DEFAULT_OPERATING_POINT,
     MIN_STRESSED_SPECIFICITY,
     default_point_note,
+    figures,
     most_specific_at_sensitivity,
     pick_operating_points,
     with_point_rows,
@@ -36,20 +36,6 @@ from xray_desktop.training.stress import augment
 from xray_desktop.training.stress_eval import STRESS_VARIANTS, stress_set
 
 VERSION = "2.0.0"
-
-
-def _stats(threshold: float) -> dict[str, Any]:
-    def at(key: str) -> Any:
-        return lambda y, p: metrics.confusion_at(y, p, threshold)[key]
-
-    return {"auc": metrics.roc_auc, "sensitivity": at("sensitivity"), "specificity": at("specificity"),
-            "accuracy": at("accuracy"), "brier": metrics.brier, "ece": metrics.ece}
-
-
-def figures(y: np.ndarray, p: np.ndarray, groups: list[str], threshold: float, n_boot: int = 1000) -> dict[str, Any]:
-    """Every card metric with a 95 % patient-bootstrap CI."""
-    return {k: {"value": float(fn(y, p)), "ci95": bootstrap_ci(y, p, groups, fn, n=n_boot)}
-            for k, fn in _stats(threshold).items()}
 
 
 def _member_threshold(ys: np.ndarray, ps: np.ndarray, target: float = 0.95) -> float:

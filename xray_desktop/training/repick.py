@@ -23,11 +23,26 @@ from typing import Any
 import numpy as np
 
 from xray_desktop.model import metrics
+from xray_desktop.training.finalize import INTENDED_AGE_NOTE, INTENDED_AGE_YEARS, bootstrap_ci
 
 MIN_STRESSED_SPECIFICITY = 0.99
 HIGH_SENSITIVITY_TARGET = 0.99
 HIGH_SPECIFICITY_SENSITIVITY = 0.90
 DEFAULT_OPERATING_POINT = "balanced"
+
+
+def _stats(threshold: float) -> dict[str, Any]:
+    def at(key: str) -> Any:
+        return lambda y, p: metrics.confusion_at(y, p, threshold)[key]
+
+    return {"auc": metrics.roc_auc, "sensitivity": at("sensitivity"), "specificity": at("specificity"),
+            "accuracy": at("accuracy"), "brier": metrics.brier, "ece": metrics.ece}
+
+
+def figures(y: np.ndarray, p: np.ndarray, groups: list[str], threshold: float, n_boot: int = 1000) -> dict[str, Any]:
+    """Every card metric with a 95 % patient-bootstrap CI."""
+    return {k: {"value": float(fn(y, p)), "ci95": bootstrap_ci(y, p, groups, fn, n=n_boot)}
+            for k, fn in _stats(threshold).items()}
 
 
 def most_specific_at_sensitivity(y: np.ndarray, p: np.ndarray, target: float) -> float:
@@ -120,9 +135,6 @@ def default_point_note(min_spec: float, ops: dict[str, dict[str, Any]], old_spec
 def rewrite_card(card: dict[str, Any], yc: np.ndarray, pc: np.ndarray, ys: np.ndarray, ps: np.ndarray,
                  groups: list[str], sgroups: list[str], min_spec: float, command: str) -> dict[str, Any]:
     """A copy of ``card`` with re-picked points, figures at the new default, notes and intended ages."""
-    from xray_desktop.training.ensemble_card import figures
-    from xray_desktop.training.finalize import INTENDED_AGE_NOTE, INTENDED_AGE_YEARS
-
     out = json.loads(json.dumps(card))
     ops = pick_operating_points(yc, pc, ys, ps, min_spec)
     t_def = ops[DEFAULT_OPERATING_POINT]["threshold"]
