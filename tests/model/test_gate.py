@@ -63,3 +63,21 @@ def test_inverted_film_is_refused_and_the_upright_one_accepted(tmp_path):
         assert rule_check(study(shifted)).accepted
     g = rule_check(study(1.0 - film))
     assert not g.accepted and "inverted" in g.reason
+
+
+def test_ood_score_is_the_mahalanobis_distance_and_fast_at_768_features():
+    import time
+
+    from xray_desktop.model.gate import OodModel
+
+    rng = np.random.default_rng(3)
+    feats = rng.normal(size=(2000, 768))
+    ood = OodModel.fit(feats)
+    x = rng.normal(size=(5, 768))
+    d = x - ood.mean
+    want = np.sqrt(np.einsum("ij,jk,ik->i", d, ood.precision, d))
+    np.testing.assert_allclose(ood.score(x), want, rtol=1e-9)
+    t0 = time.process_time()
+    for _ in range(50):
+        ood.score(x[:1])
+    assert (time.process_time() - t0) / 50 < 1e-3  # the einsum loop took ~2 ms per study

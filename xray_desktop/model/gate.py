@@ -93,7 +93,8 @@ class OodModel:
     def score(self, pooled: np.ndarray) -> np.ndarray:
         """Mahalanobis distance (not squared) of each row of ``pooled`` (n, c)."""
         d = np.atleast_2d(pooled).astype(np.float64) - self.mean
-        return np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", d, self.precision, d), 0.0))
+        # a BLAS product: a 3-operand einsum ran a plain C loop, ~2 ms for model 2's 768 features
+        return np.sqrt(np.maximum(((d @ self.precision) * d).sum(axis=1), 0.0))
 
     def save(self, path: str) -> None:
         """Write as an .npz (plain arrays, no pickle)."""

@@ -33,8 +33,8 @@ from xray_desktop import settings
 
 log = logging.getLogger(__name__)
 
-# SHA-256 of the canonical JSON of resources/models/model_card.json (see card_identity).
-BUNDLED_MODEL_ID = "3888d7a523440b18b305aa648dc3449f90941cd8ff3de096da5646028196a8de"
+# SHA-256 of the canonical JSON of resources/models/model_card.json (see card_identity): model 2.0.0.
+BUNDLED_MODEL_ID = "6691f6fe49b734525def9d5e61f058202a3f9f35e68cab5fa90f3f9bad4ba8f8"
 TRUST_FILE = "trusted_models.jsonl"
 
 

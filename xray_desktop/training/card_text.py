@@ -54,8 +54,6 @@ def render_markdown(card: dict[str, Any]) -> str:
     """A human-readable model card, generated from ``model_card.json`` (never edited by hand)."""
     v = card["validation"]
     td = card["training_data"]
-    tr = card["training"]
-    gate = card.get("gate", {})
     lines = [
         f"# Model card: {card['name']} {card['version']}",
         "",
@@ -81,6 +79,8 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["", card.get("validation_note", ""), ""]
     lines += _stressed_sections(card)
     stressed_ops = "validation_stressed" in card
+    if any("rule" in op for op in card["operating_points"].values()):
+        return "\n".join(lines + _ruled_points(card))
     lines += [
         "## Operating points (threshold on the calibrated probability)",
         "Each is the most specific threshold whose "
@@ -100,6 +100,36 @@ def render_markdown(card: dict[str, Any]) -> str:
                  if stressed_ops else "")
         lines.append(f"| {name}{star} | {target} | {op['threshold']:.4f} | {extra}{_pct(op['sensitivity'])} | "
                      f"{_pct(op['specificity'])} |")
+    return "\n".join(lines + _after_points(card))
+
+
+def _rate(op: dict[str, Any], key: str) -> str:
+    """'94.4 % (93.2–95.4)' with the Wilson interval when the card has one."""
+    ci = op.get(f"{key}_wilson95")
+    return _pct(op[key]) + (f" ({ci[0] * 100:.1f}–{ci[1] * 100:.1f})" if ci else "")
+
+
+def _ruled_points(card: dict[str, Any]) -> list[str]:
+    """Operating points that each carry their own rule (model 2 after ``training.repick``)."""
+    lines = ["## Operating points (threshold on the calibrated probability)",
+             "Each rule is applied to the STRESSED-validation scores only. Rates with Wilson 95 % intervals "
+             "(images as units; the stressed set has 3 variants per film, so these are narrower than the "
+             "patient-bootstrap CIs above).", "",
+             "| name | rule | threshold | stressed sensitivity | stressed specificity | clean sensitivity "
+             "| clean specificity |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, op in card["operating_points"].items():
+        star = " (default)" if name == card["default_operating_point"] else ""
+        lines.append(f"| {name}{star} | {op.get('rule', '-')} | {op['threshold']:.4f} | "
+                     f"{_rate(op, 'stressed_sensitivity')} | {_rate(op, 'stressed_specificity')} | "
+                     f"{_rate(op, 'sensitivity')} | {_rate(op, 'specificity')} |")
+    return lines + _after_points(card)
+
+
+def _after_points(card: dict[str, Any]) -> list[str]:
+    """The default-point note, the ROC pointer and every section after the operating points."""
+    v, td, tr = card["validation"], card["training_data"], card["training"]
+    gate = card.get("gate", {})
+    lines: list[str] = []
     if card.get("default_point_note"):
         lines += ["", "**Why the default point sits where it does.** " + card["default_point_note"]]
     lines += [
@@ -134,13 +164,15 @@ def render_markdown(card: dict[str, Any]) -> str:
         f"- train: {td['train']['images']} images ({td['train']['pneumonia']} pneumonia, "
         f"{td['train']['normal']} normal)",
         f"- command: `{tr['command']}`",
-        *([f"- artefacts re-written from the best checkpoint by `{tr['artefacts_rewritten_by']}`"]
+        *([f"- card re-written (operating points re-picked, same weights) by `{tr['artefacts_rewritten_by']}`"
+           if ".repick " in tr["artefacts_rewritten_by"] else
+           f"- artefacts re-written from the best checkpoint by `{tr['artefacts_rewritten_by']}`"]
           if tr.get("artefacts_rewritten_by") else []),
         f"- wall time: {tr['wall_time_seconds'] / 60:.0f} min on {tr['hardware']}; "
         f"{tr['epochs_run']} epochs run, best epoch {tr['best_epoch']}",
         "",
     ]
-    return "\n".join(lines)
+    return lines
 
 
 def _age_lines(card: dict) -> list[str]:

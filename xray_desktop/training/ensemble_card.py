@@ -14,38 +14,28 @@ from xray_desktop.model.card import CARD_FILE
 from xray_desktop.model.gate import OodModel
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
 from xray_desktop.training.card_text import render_markdown
-from xray_desktop.training.finalize import GATE_FILE, MODEL_FILE, bootstrap_ci, card_header, choose_operating_points
+from xray_desktop.training.finalize import (
+    GATE_FILE,
+    INTENDED_AGE_NOTE,
+    INTENDED_AGE_YEARS,
+    MODEL_FILE,
+    card_header,
+)
 from xray_desktop.training.probes import make_probes, reference_image
+from xray_desktop.training.repick import (
+    DEFAULT_OPERATING_POINT,
+    MIN_STRESSED_SPECIFICITY,
+    default_point_note,
+    figures,
+    most_specific_at_sensitivity,
+    pick_operating_points,
+    with_point_rows,
+)
 from xray_desktop.training.robust import predict_logits
 from xray_desktop.training.stress import augment
 from xray_desktop.training.stress_eval import STRESS_VARIANTS, stress_set
 
 VERSION = "2.0.0"
-DEFAULT_OPERATING_POINT = "balanced"
-DEFAULT_POINT_NOTE = (
-    "Thresholds are chosen on the STRESS-validation set (each validation film under 3 seeded "
-    "chains of site shifts: unsharp masking, LUT curves, noise, blur, resampling, JPEG, geometry, "
-    "collimation, markers, and local equalisation, which training never sees), not on the clean "
-    "films: clean validation is saturated (AUC ~0.999), so a threshold set there sits just below "
-    "the clean pneumonia scores and far above the normals, and any site shift that lowers the "
-    "scores (edge enhancement did, for 1.0.0) costs sensitivity at once. The default, 'balanced', "
-    "is the most specific threshold whose stressed sensitivity is at least 95 %; on clean films "
-    "the same threshold gives the (higher) clean sensitivity shown beside it."
-)
-
-
-def _stats(threshold: float) -> dict[str, Any]:
-    def at(key: str) -> Any:
-        return lambda y, p: metrics.confusion_at(y, p, threshold)[key]
-
-    return {"auc": metrics.roc_auc, "sensitivity": at("sensitivity"), "specificity": at("specificity"),
-            "accuracy": at("accuracy"), "brier": metrics.brier, "ece": metrics.ece}
-
-
-def figures(y: np.ndarray, p: np.ndarray, groups: list[str], threshold: float, n_boot: int = 1000) -> dict[str, Any]:
-    """Every card metric with a 95 % patient-bootstrap CI."""
-    return {k: {"value": float(fn(y, p)), "ci95": bootstrap_ci(y, p, groups, fn, n=n_boot)}
-            for k, fn in _stats(threshold).items()}
 
 
 def _member_threshold(ys: np.ndarray, ps: np.ndarray, target: float = 0.95) -> float:
@@ -131,12 +121,9 @@ def write_ensemble(
     pv = metrics.sigmoid((zv + bias) / temperature)
     ps = metrics.sigmoid((zs + bias) / temperature)
     roc_s = metrics.roc_table(ys, ps)
-    ops = choose_operating_points(roc_s)
-    for op in ops.values():
-        c = metrics.confusion_at(yv, pv, op["threshold"])
-        op["stressed_sensitivity"], op["stressed_specificity"] = op["sensitivity"], op["specificity"]
-        op["sensitivity"], op["specificity"] = float(c["sensitivity"]), float(c["specificity"])
+    ops = pick_operating_points(yv, pv, ys, ps)  # on the stressed scores only (see training.repick)
     t_def = ops[DEFAULT_OPERATING_POINT]["threshold"]
+    old_spec = metrics.confusion_at(ys, ps, most_specific_at_sensitivity(ys, ps, 0.95))["specificity"]
     log("bootstrap CIs (clean and stressed)")
     validation = figures(yv, pv, groups, t_def)
     validation["brier_uncalibrated"] = {"value": metrics.brier(yv, metrics.sigmoid(zv))}
@@ -167,12 +154,16 @@ def write_ensemble(
     td_val = {"images": len(val), "pneumonia": int(yv.sum()), "normal": int(len(yv) - yv.sum()),
               "patients": len(set(groups))}
     yt = np.array([e.label for e in train])
+    fm = int(ens.get_layer(FEATURES_LAYER).output.shape[1])  # the CAM's grid (6 when the input is pooled)
+    pool = max(c.pool for _, c, *_ in members)
+    pooled_note = f" (input average-pooled {INPUT_SIZE} -> {INPUT_SIZE // pool} px)" if pool > 1 else ""
     card: dict[str, Any] = {
         **card_header("xray-desktop pediatric pneumonia CNN ensemble", VERSION, model_path),
         "architecture": {
             "summary": f"ensemble of {m} compact plain CNNs merged into one functional Keras model: per "
                        "member a 5x5 stride-2 stem and 3x3 conv blocks with batch norm + ReLU down to a "
-                       "12x12x256 feature map; the members' maps are concatenated (layer 'features'), "
+                       f"{fm}x{fm}x256 feature map{pooled_note}; the members' maps are concatenated "
+                       "(layer 'features'), "
                        "globally average-pooled and read by one Dense(1) 'logit' that holds every member's "
                        "head scaled by its own calibration (= the mean of the members' calibrated logits); "
                        "the heat map is the exact CAM of that average; no Lambda layers",
@@ -215,8 +206,8 @@ def write_ensemble(
                            "a film move with its patient). Threshold-dependent metrics are at the default "
                            "operating point. Member rows: 300 resamples, at each member's own stressed "
                            "95 %-sensitivity threshold.",
-        "default_point_note": DEFAULT_POINT_NOTE,
-        "roc": metrics.roc_table(yv, pv),
+        "default_point_note": default_point_note(MIN_STRESSED_SPECIFICITY, ops, old_spec),
+        "roc": with_point_rows(metrics.roc_table(yv, pv), ops),
         "roc_stressed": roc_s,
         "operating_points": ops,
         "default_operating_point": DEFAULT_OPERATING_POINT,
@@ -225,6 +216,8 @@ def write_ensemble(
                            "view) + Mahalanobis distance of pooled ensemble features from the training "
                            "films (clean and shifted)",
                  "ood_threshold": threshold},
+        "intended_age_years": list(INTENDED_AGE_YEARS),  # the runtime withholds calls outside it
+        "intended_age_note": INTENDED_AGE_NOTE,
         "intended_use": "A second reader for pediatric (about 1-5 years) frontal (AP/PA) chest "
                         "radiographs, flagging likely pneumonia for a radiologist who makes the "
                         "diagnosis. Never a standalone diagnosis.",
