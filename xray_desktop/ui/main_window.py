@@ -154,6 +154,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.inference.failed.connect(self._on_prediction_failed)
         self.prediction_panel.threshold_changed.connect(self._on_threshold_changed)
         self.prediction_panel.operating_point_changed.connect(self._on_operating_point_changed)
+        self.prediction_panel.point_source_changed.connect(self._on_point_source_changed)
         self.prediction_panel.prevalence_changed.connect(self._on_prevalence_changed)
         self.diagnosis_panel.confirm_requested.connect(self.confirm)
         self.viewer.tags_requested.connect(self.show_tags)

@@ -64,6 +64,18 @@ class ModelInfo:
     card: Any  # ModelCard
     version: str
     sha256: str
+    site_profile: Any = None  # the newest SiteProfile made for this model, read on the worker; None if none
+
+
+def newest_site_profile(sha256: str) -> Any:
+    """The site profile for this model, if any; a folder we cannot read means none (and a log line)."""
+    from xray_desktop.model.site_profile import newest_for
+
+    try:
+        return newest_for(sha256)
+    except OSError as exc:
+        log.warning("site profiles unreadable: %s", exc.strerror)
+        return None
 
 
 @dataclass
@@ -121,7 +133,8 @@ class InferenceWorker(QObject):
             self.model_failed.emit(self._error)
             return
         c = self._classifier
-        self.model_loaded.emit(ModelInfo(c.card, str(c.version), str(c.sha256)))
+        # Files, so here rather than on the GUI thread: the site's profile for this model.
+        self.model_loaded.emit(ModelInfo(c.card, str(c.version), str(c.sha256), newest_site_profile(str(c.sha256))))
 
     @Slot(int, object, bool)
     def predict(self, request_id: int, study: Study, heatmap: bool) -> None:
