@@ -15,10 +15,10 @@ from typing import Any
 
 from xray_desktop.argtypes import fraction, whole_number
 from xray_desktop.model.card import CardError, ModelCard
-from xray_desktop.model.operating_points import ProfileError, SitePoints
+from xray_desktop.model.operating_points import ProfileError
 from xray_desktop.model.site_profile import SiteProfile
 from xray_desktop.records.reads import StoreError
-from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, cases_from_reads, parse_day
+from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, parse_day
 
 TARGET = fraction("the target sensitivity", zero_ok=False)
 COUNT = whole_number(1)
@@ -69,14 +69,11 @@ def _card(model_dir: Path | None) -> ModelCard:
 
 def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer: str | None) -> Cases:
     from xray_desktop.records.store import Store
+    from xray_desktop.siteperf.service import cases_from_store
 
     day = parse_day("--since", since)
     with Store.open(db, create=False) as store:
-        latest = store.reads(latest_only=True)  # newest per study: superseded reads are out
-        older = store.count() - len(latest)
-    cases = cases_from_reads(latest, card.sha256, since=day, reviewer=reviewer)
-    if older:
-        cases.excluded = {"earlier reads of the same study (superseded)": older, **cases.excluded}
+        cases = cases_from_store(store, card, since=day, reviewer=reviewer)  # newest per study
     cases.source["db"] = str(Path(db).name) if db else "default"
     return cases
 
@@ -84,15 +81,13 @@ def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer
 def run_report(args: argparse.Namespace) -> int:
     """``xray-desktop site-report``: the table (or JSON) on stdout; optionally an HTML file."""
     from xray_desktop.model import site_profile
-    from xray_desktop.siteperf.report import evaluate, render_text
+    from xray_desktop.siteperf.report import render_text
+    from xray_desktop.siteperf.service import build_report
 
     card = _card(args.model_dir)
     cases = _cases(args, card)
     profile = SiteProfile.load(args.site_profile) if args.site_profile else site_profile.newest_for(card.sha256)
-    site_points = SitePoints(profile, card).points() if profile else []
-    report = evaluate(cases, card, site_points)
-    if profile is not None:
-        report["site_profile"] = {"profile_id": profile.profile_id, "path": str(profile.path), "n": profile.n}
+    report = build_report(cases, card, profile)
     if args.html:
         from xray_desktop.siteperf.html import write_html
 

@@ -405,6 +405,8 @@ class MainWindow(WindowActions, QMainWindow):
         s.set(keys.RIGHT_SPLITTER, self.right_splitter.saveState())
         s.set(keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().saveState())
         s.sync()
+        if getattr(self, "site_window", None) is not None:
+            self.site_window.shutdown()
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
         self.batch.shutdown()

@@ -255,6 +255,25 @@ class WindowActions:
             html = model_card_html(info.card, info.version, info.sha256)
         TextDialog("About the AI model", html, self).exec()
 
+    def show_site_performance(self) -> Any:
+        """Help → Site performance…: the site report of the model in use (computed on a worker)."""
+        from xray_desktop.ui.site_window import SiteWindow
+
+        info = self.inference.info
+        if info is None:
+            self.notifier.notify("The site report needs the AI model's card: "
+                                 f"{self.inference.error or 'the model is still loading'}", 8000)
+            return None
+        win = getattr(self, "site_window", None)
+        if win is None or win.card is not info.card:
+            win = SiteWindow(self.store, info.card, getattr(info, "site_profile", None), self)  # type: ignore[arg-type]
+            self.site_window = win
+        else:
+            win.refresh()  # new reads may have been confirmed since
+        win.show()
+        win.raise_()
+        return win
+
     def show_shortcuts(self) -> None:
         TextDialog("Keyboard shortcuts", shortcuts_html(), self).exec()
 
