@@ -41,7 +41,7 @@ def test_panel_says_where_figures_come_from_and_offers_the_site_point(qtbot):
     assert panel.source_kind() == CARD and panel.threshold() == 0.5
     assert panel.origin_label.text() == "Figures: validation (training source)"
     assert [panel.source_combo.itemText(i) for i in range(panel.source_combo.count())] == [
-        "Model card — validation (training source)", f"Site: profile {prof.profile_id[:8]} — site (n = 120)"]
+        "Model card (validation)", f"Site: {prof.profile_id[:8]} (n = 120)"]
     assert list(panel.preset_buttons) == ["high-sensitivity", "balanced", "high-specificity"]
     assert [c.name for c in panel.roc.curves] == ["validation"]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
@@ -202,11 +202,16 @@ class PredictionPanel(QWidget):
             except ProfileError:  # made for another model: never offered
                 pass
         self.source_combo.clear()
+        # Short items (the panel is narrow); the figures' origin is spelled out under the presets.
         card_src = self._sources[CARD]
-        self.source_combo.addItem(f"Model card — {card_src.origin}", CARD)
+        self.source_combo.addItem("Model card (validation)", CARD)
+        self.source_combo.setItemData(0, f"The card's operating points; figures from {card_src.origin}",
+                                      Qt.ItemDataRole.ToolTipRole)
         if SITE in self._sources:
             prof = self._sources[SITE]
-            self.source_combo.addItem(f"Site: profile {prof.profile_id[:8]} — {prof.origin}", SITE)
+            self.source_combo.addItem(f"Site: {prof.profile_id[:8]} ({prof.origin.removeprefix('site (')}", SITE)
+            self.source_combo.setItemData(1, f"This site's profile {prof.profile_id}; figures from {prof.origin}",
+                                          Qt.ItemDataRole.ToolTipRole)
         self.source_combo.setEnabled(self.source_combo.count() > 1)
         self._use_source(source if source in self._sources else CARD)
         known = {point_id(p) for p in self.source().points()}

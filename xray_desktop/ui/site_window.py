@@ -36,8 +36,9 @@ from xray_desktop.ui.roc_chart import POINT_GREY, SITE_COLOUR, RocChart
 from xray_desktop.ui.site_charts import HistogramChart, ReliabilityChart
 from xray_desktop.ui.workers import JobSignals, JobTask, make_pool, next_request_id
 
-COLUMNS = ("operating point", "figures from", "threshold", "site sensitivity (95 % CI)",
-           "site specificity (95 % CI)", "site PPV (95 % CI)", "site NPV (95 % CI)", "validation sens / spec")
+COLUMNS = ("operating point", "figures from", "threshold", "site sensitivity\n(95 % CI)",
+           "site specificity\n(95 % CI)", "site PPV\n(95 % CI)", "site NPV\n(95 % CI)",
+           "validation sens / spec\nat this threshold")
 REFERENCE_TEXT = f"Reference standard: {REFERENCE_WORDS}."
 WARN_BG = QColor(110, 80, 20)
 
@@ -84,8 +85,10 @@ def summary_html(report: dict[str, Any]) -> str:
 class SiteWindow(QDialog):
     """Non-modal window: the AI's performance on this site's confirmed reads, beside its validation."""
 
-    def __init__(self, store: Any, card: Any, profile: Any = None, parent: QWidget | None = None) -> None:
+    def __init__(self, store: Any, card: Any, profile: Any = None, parent: QWidget | None = None,
+                 start_dir: str = "") -> None:
         super().__init__(parent)
+        self.start_dir = start_dir  # where "Save HTML…" opens
         self.setWindowTitle("Site performance of the AI")
         self.setModal(False)
         self.store, self.card, self.profile = store, card, profile
@@ -156,7 +159,7 @@ class SiteWindow(QDialog):
         lay = QVBoxLayout(self)
         lay.addWidget(scroll)
         lay.addLayout(buttons)
-        self.resize(1180, 700)
+        self.resize(1300, 720)
         self.refresh()
 
     # -- computing (on the worker) ----------------------------------------------------------
@@ -186,7 +189,8 @@ class SiteWindow(QDialog):
         if self.html_path_provider is not None:
             path = self.html_path_provider()
         else:
-            name, _ = QFileDialog.getSaveFileName(self, "Save site report", "site-report.html", "HTML (*.html)")
+            start = str(Path(self.start_dir) / "site-report.html") if self.start_dir else "site-report.html"
+            name, _ = QFileDialog.getSaveFileName(self, "Save site report", start, "HTML (*.html)")
             path = Path(name) if name else None
         if path is None:
             return None
@@ -245,7 +249,8 @@ class SiteWindow(QDialog):
         ops = report["operating_points"]
         self.table.setRowCount(len(ops))
         for row, (name, op) in enumerate(ops.items()):
-            cells = [name, op["origin"], f"{op['threshold']:.4f}", _with_ci(op["sensitivity"], op["sensitivity_ci"]),
+            origin = op["origin"].replace(", n =", ",\nn =")  # two lines: the table fits a 1366 px screen
+            cells = [name, origin, f"{op['threshold']:.4f}", _with_ci(op["sensitivity"], op["sensitivity_ci"]),
                      _with_ci(op["specificity"], op["specificity_ci"]), _with_ci(op["ppv"], op["ppv_ci"]),
                      _with_ci(op["npv"], op["npv_ci"]),
                      f"{_pct(op['validation_sensitivity'])} / {_pct(op['validation_specificity'])}"]
@@ -257,6 +262,10 @@ class SiteWindow(QDialog):
                         item.setToolTip(f"The site's 95 % interval excludes the validation {what} "
                                         f"{_pct(op[f'validation_{what}'])}")
                 self.table.setItem(row, col, item)
+        self.table.resizeRowsToContents()
+        rows_h = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        bar = self.table.horizontalScrollBar().sizeHint().height()
+        self.table.setFixedHeight(self.table.horizontalHeader().height() + rows_h + bar + 4)
 
     def _fill_roc(self, result: SiteResult) -> None:
         assert result.report is not None

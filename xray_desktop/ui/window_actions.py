@@ -266,7 +266,8 @@ class WindowActions:
             return None
         win = getattr(self, "site_window", None)
         if win is None or win.card is not info.card:
-            win = SiteWindow(self.store, info.card, getattr(info, "site_profile", None), self)  # type: ignore[arg-type]
+            win = SiteWindow(self.store, info.card, getattr(info, "site_profile", None), self,  # type: ignore[arg-type]
+                             start_dir=self.settings.get(keys.LAST_DIR))
             self.site_window = win
         else:
             win.refresh()  # new reads may have been confirmed since
