@@ -108,6 +108,9 @@ COLUMNS: tuple[Column, ...] = (
     _c("note", str, "TEXT", _LINK, Deid.DROP),
     _c("time_spent_ms", int, "INTEGER"),
     _c("supersedes", int, "INTEGER", nullable=True),
+    # Read-first mode (issue #12): "first-impression" (recorded before the AI was shown) or
+    # "read-first-final" (the final call after it, superseding the first impression); "" otherwise.
+    _c("role", str, "TEXT", since=4, default=""),
     _c("prev_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
     _c("row_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
 )  # fmt: skip

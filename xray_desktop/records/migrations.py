@@ -108,7 +108,17 @@ def _v3(conn: sqlite3.Connection) -> None:
     _run_script(conn, V3_SQL)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3]
+# v4: the role of a read in read-first mode (see columns.py); '' for every older read.
+V4_SQL = """
+ALTER TABLE reads ADD COLUMN role TEXT NOT NULL DEFAULT '';
+"""
+
+
+def _v4(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V4_SQL)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -19,6 +19,9 @@ from xray_desktop.records.columns import COLUMNS, INPUT, Phi
 __all__ = ["AGREE", "DISAGREE", "NOT_APPLICABLE", "agreement"]
 
 AI_LABELS = ("PNEUMONIA", "NORMAL", "")
+# Read-first mode: the reader's call before the AI is shown, then the final call after it.
+FIRST_IMPRESSION, READ_FIRST_FINAL = "first-impression", "read-first-final"
+ROLES = ("", FIRST_IMPRESSION, READ_FIRST_FINAL)
 
 # Columns that identify the patient. The schema keeps them next to each other and the
 # de-identified export drops (or coarsens) them; nothing in this package logs them.
@@ -66,6 +69,7 @@ class ReadInput:
     time_spent_ms: int = 0
     supersedes: int | None = None  # id of the read this one corrects (same study)
     other_finding: str = ""  # free text when final_diagnosis is OTHER
+    role: str = ""  # one of ROLES: "" for an ordinary read
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +119,16 @@ def _fraction(name: str, value: object) -> float | None:
     return f
 
 
+def _check_role(read: ReadInput) -> None:
+    if read.role not in ROLES:
+        raise InvalidReadError(f"role must be one of {', '.join(repr(r) for r in ROLES)}")
+    if read.role == FIRST_IMPRESSION and (read.ai_probability is not None or read.threshold is not None
+                                          or read.ai_label or read.operating_point):
+        raise InvalidReadError("a first impression is recorded before the AI is shown: it carries no AI fields")
+    if read.role == READ_FIRST_FINAL and read.supersedes is None:
+        raise InvalidReadError("a read-first final read supersedes the reader's first impression")
+
+
 def normalized(read: ReadInput) -> ReadInput:
     """Validate a ReadInput and return it with canonical types (enum, int, float).
 
@@ -148,6 +162,7 @@ def normalized(read: ReadInput) -> ReadInput:
     sup = read.supersedes
     if sup is not None and (isinstance(sup, bool) or not isinstance(sup, numbers.Integral) or int(sup) < 1):
         raise InvalidReadError(f"supersedes must be a read id or None, got {sup!r}")
+    _check_role(read)
     return replace(
         read,
         final_diagnosis=diagnosis,
