@@ -35,6 +35,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     rep.add_argument("--labels", type=Path, metavar="LABELS.csv", help="with --predictions, as for site-calibrate")
     rep.add_argument("--since", metavar="YYYY-MM-DD", help="only reads from this local day on")
     rep.add_argument("--reviewer", help="only this reviewer's reads")
+    rep.add_argument("--read-first-only", action="store_true",
+                     help="only reads made in read-first mode (the reader called the film before seeing the AI)")
     rep.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     rep.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
     rep.add_argument("--site-profile", type=Path, metavar="PATH",
@@ -67,13 +69,14 @@ def _card(model_dir: Path | None) -> ModelCard:
     return ModelCard.load(Path(model_dir) if model_dir is not None else default_dir())
 
 
-def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer: str | None) -> Cases:
+def _cases_from_db(db: Path | None, card: ModelCard, since: str | None, reviewer: str | None,
+                  read_first_only: bool = False) -> Cases:
     from xray_desktop.records.store import Store
     from xray_desktop.siteperf.service import cases_from_store
 
     day = parse_day("--since", since)
-    with Store.open(db, create=False) as store:
-        cases = cases_from_store(store, card, since=day, reviewer=reviewer)  # newest per study
+    with Store.open(db, create=False) as store:  # newest read per study
+        cases = cases_from_store(store, card, since=day, reviewer=reviewer, read_first_only=read_first_only)
     cases.source["db"] = str(Path(db).name) if db else "default"
     return cases
 
@@ -106,11 +109,11 @@ def _cases(args: argparse.Namespace, card: ModelCard) -> Cases:
     if args.predictions is None:
         if args.labels is not None:
             raise SiteDataError("--labels goes with --predictions, not with --db")
-        return _cases_from_db(args.db, card, args.since, args.reviewer)
+        return _cases_from_db(args.db, card, args.since, args.reviewer, getattr(args, "read_first_only", False))
     if args.labels is None:
         raise SiteDataError("--predictions needs --labels")
-    if args.since or args.reviewer:
-        raise SiteDataError("--since and --reviewer go with --db")
+    if args.since or args.reviewer or getattr(args, "read_first_only", False):
+        raise SiteDataError("--since, --reviewer and --read-first-only go with --db")
     return cases_from_archive(args.predictions, args.labels, card.sha256)
 
 

@@ -14,7 +14,7 @@ from xray_desktop.model.card import ModelCard
 from xray_desktop.model.operating_points import SitePoints
 from xray_desktop.model.site_profile import SiteProfile
 from xray_desktop.records.store import Store
-from xray_desktop.siteperf.data import Cases, cases_from_reads
+from xray_desktop.siteperf.data import Cases, cases_from_reads, changes_after_ai
 from xray_desktop.siteperf.report import evaluate
 
 
@@ -28,13 +28,19 @@ class SiteResult:
     message: str = ""  # for a person, when there is no report
 
 
-def cases_from_store(store: Store, card: ModelCard, since: date | None = None, reviewer: str | None = None) -> Cases:
-    """The newest read of each study (superseded reads out, and counted), for the card's model."""
-    latest = store.reads(latest_only=True)
-    older = store.count() - len(latest)
-    cases = cases_from_reads(latest, card.sha256, since=since, reviewer=reviewer)
-    if older:
-        cases.excluded = {"earlier reads of the same study (superseded)": older, **cases.excluded}
+def cases_from_store(store: Store, card: ModelCard, since: date | None = None, reviewer: str | None = None,
+                     read_first_only: bool = False) -> Cases:
+    """The newest read of each study (superseded reads out, and counted), for the card's model.
+
+    ``cases.read_first`` gets :func:`~xray_desktop.siteperf.data.changes_after_ai` of the same reads.
+    """
+    every = store.reads(latest_only=False)
+    newest = {r.study_key: r for r in every}  # id order: each study's newest read
+    latest = sorted(newest.values(), key=lambda r: r.id)
+    cases = cases_from_reads(latest, card.sha256, since=since, reviewer=reviewer, read_first_only=read_first_only)
+    if len(every) > len(latest):
+        cases.excluded = {"earlier reads of the same study (superseded)": len(every) - len(latest), **cases.excluded}
+    cases.read_first = changes_after_ai(every, since=since, reviewer=reviewer)
     return cases
 
 
@@ -44,6 +50,8 @@ def build_report(cases: Cases, card: ModelCard, profile: SiteProfile | None = No
     report = evaluate(cases, card, site_points)
     if profile is not None:
         report["site_profile"] = {"profile_id": profile.profile_id, "path": str(profile.path), "n": profile.n}
+    if cases.read_first is not None:
+        report["read_first"] = cases.read_first
     return report
 
 

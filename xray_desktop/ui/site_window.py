@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from xray_desktop.model.operating_points import CardPoints
-from xray_desktop.siteperf.data import REFERENCE_WORDS
+from xray_desktop.siteperf.data import REFERENCE_WORDS, changes_text
 from xray_desktop.siteperf.html import write_html
 from xray_desktop.siteperf.service import SiteResult, site_result
 from xray_desktop.ui.roc_chart import POINT_GREY, SITE_COLOUR, RocChart
@@ -76,6 +76,8 @@ def summary_html(report: dict[str, Any]) -> str:
     ece, vece = report["calibration"]["ece"], report["calibration"]["validation_ece"]
     if ece is not None:
         lines.append(f"<b>ECE:</b> {ece:.3f}" + (f"; validation ECE {vece:.3f}" if vece is not None else ""))
+    if report.get("read_first") is not None:
+        lines.append(changes_text(report["read_first"]))
     prof = report.get("site_profile")
     if prof:
         lines.append(f"<b>Site profile in force:</b> {prof['profile_id']} (n = {prof['n']})")
