@@ -149,6 +149,7 @@ class SiteWindow(QDialog):
             plots.addWidget(chart)
         bl.addLayout(plots)
         bl.addWidget(self.plots_note)
+        bl.addStretch(1)  # with no figures, the message stays at the top
         self.body = body
         scroll = QScrollArea()
         scroll.setWidget(body)
