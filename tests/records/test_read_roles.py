@@ -10,6 +10,7 @@ from records_helpers import make_input
 
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records import InvalidReadError, Store, migrations
+from xray_desktop.records.columns import BY_NAME
 from xray_desktop.records.reads import FIRST_IMPRESSION, READ_FIRST_FINAL
 
 NO_AI = dict(ai_probability=None, threshold=None, ai_label="", operating_point="")
@@ -35,13 +36,14 @@ def test_bad_roles_are_refused_in_one_line(store: Store, changes: dict, message:
         store.add_read(make_input(**changes))
 
 
-def test_a_v3_database_gains_the_role_column_with_its_reads_intact(db_path: Path) -> None:
+def test_a_database_from_before_roles_gains_the_column_with_its_reads_intact(db_path: Path) -> None:
+    before = BY_NAME["role"].since - 1  # the schema version just before the role column
     raw = sqlite3.connect(db_path, isolation_level=None)
-    for step in migrations.MIGRATIONS[:3]:
+    for step in migrations.MIGRATIONS[:before]:
         step(raw)
-    raw.execute("PRAGMA user_version = 3")
+    raw.execute(f"PRAGMA user_version = {before}")
     raw.close()
-    with Store.open(db_path) as s:  # the v3 file, written to by this code, then migrated below
-        assert s.schema_version == migrations.LATEST_VERSION == 4
+    with Store.open(db_path) as s:  # migrated to the latest schema on the way
+        assert s.schema_version == migrations.LATEST_VERSION
         assert "role" in {r[1] for r in s.conn.execute("PRAGMA table_info(reads)")}
         assert s.add_read(make_input()).role == "" and s.verify().ok
