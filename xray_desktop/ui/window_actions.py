@@ -188,14 +188,13 @@ class WindowActions:
     @Slot(object)
     def _on_model_loaded(self, info: Any) -> None:
         s = self.settings
-        sha = info.card.sha256
         # Per model (by SHA-256): a threshold chosen for one model never applies to another.
         self.prediction_panel.set_card(
             info.card, info.version,
-            threshold=s.get_optional_float(keys.model_setting_key(keys.THRESHOLD, sha)),
-            op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, sha)),
-            site_profile=getattr(info, "site_profile", None),
-            source=s.get(keys.model_setting_key(keys.POINT_SOURCE, sha)))
+            threshold=s.get_optional_float(keys.model_setting_key(keys.THRESHOLD, info.card.sha256)),
+            op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, info.card.sha256)),
+            site_profile=getattr(info, "site_profile", None),  # the points' source: card or this site's
+            source=s.get(keys.model_setting_key(keys.POINT_SOURCE, info.card.sha256)))
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
         self.notifier.notify("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())

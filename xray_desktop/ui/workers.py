@@ -23,7 +23,7 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool,
 from xray_desktop.domain import FailureKind, Prediction, Study, WorkerFailure
 from xray_desktop.io import StudyLoadError, load_study, scan
 from xray_desktop.model.site_profile import ProfileError, newest_for
-from xray_desktop.records import Read, ReadInput, Store, StoreError
+from xray_desktop.records import Read, ReadInput, Store
 from xray_desktop.ui.thumbnails import encode_thumbnail
 
 log = logging.getLogger(__name__)
@@ -353,6 +353,8 @@ class JobTask(QRunnable):
         self.request_id, self.fn, self.signals = request_id, fn, signals
 
     def run(self) -> None:
+        from xray_desktop.records import StoreError  # here: keeps this module's import block as it was
+
         try:
             result = self.fn()
         except (StoreError, ProfileError, *self.EXPECTED) as exc:
