@@ -106,8 +106,17 @@ class PredictionPanel(QWidget):
         self.source_combo.setToolTip("Where the operating points and the figures below come from: the model "
                                      "card's validation (training source) or this site's own profile")
         guard_wheel(self.threshold_control.guard, self.source_combo)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(16)  # its items never widen the panel
         self.preset_buttons: dict[str, QPushButton] = {}
         self.presets = QHBoxLayout()
+        for title in OP_TITLES.values():
+            # Until a model is loaded: the card's three, so the panel's minimum width (which the
+            # window gives its column) already holds them.
+            b = QPushButton(title)
+            b.setEnabled(False)
+            self.presets.addWidget(b)
+            self.preset_buttons[title] = b
         self.origin_label = QLabel()  # "Figures: validation (training source), n = 784"
         self.origin_label.setObjectName("hint")
         self.origin_label.setWordWrap(True)
