@@ -35,8 +35,11 @@ DB_LOCATION = ("records/database", "")
 # Per model: read and write these through model_setting_key, so that a threshold chosen for
 # one model never applies to another.
 THRESHOLD = ("ai/threshold", None)  # None: the model card's default operating point
-OPERATING_POINT = ("ai/operating_point", "")  # "" = the card's default
-PER_MODEL = (THRESHOLD, OPERATING_POINT)
+OPERATING_POINT = ("ai/operating_point", "")  # "" = the source's default; "site:NAME@PROFILE_ID" for a site point
+# Where the panel's operating points and figures come from: "card" (validation of the training
+# source) or "site" (the newest site profile made for this model, when there is one).
+POINT_SOURCE = ("ai/point_source", "card")
+PER_MODEL = (THRESHOLD, OPERATING_POINT, POINT_SOURCE)
 PREVALENCE = ("ai/prevalence", 0.30)  # see ui: pediatric ED pneumonia prevalence, stated there
 HEATMAP_VISIBLE = ("view/heatmap_visible", True)
 HEATMAP_OPACITY = ("view/heatmap_opacity", 0.45)

@@ -53,7 +53,7 @@ def test_derived_lists_match_the_registry() -> None:
     assert PHI_FIELDS == ("patient_id", "patient_name", "birth_date", "study_date", "accession")
     hashed = {c.name for c in cols.STORED} - {"prev_hash", "row_hash"}
     assert set(chain.CORE_FIELDS) | set(chain.LATE_FIELDS) == hashed
-    assert chain.LATE_FIELDS == {"other_finding": "", "image_keys": "", "image_sha256s": ""}
+    assert chain.LATE_FIELDS == {"other_finding": "", "image_keys": "", "image_sha256s": "", "role": ""}
     assert export.READS_COLUMNS[-2:] == ("prev_hash", "row_hash") and "agreement" in export.READS_COLUMNS
     assert set(export.DEID_DROPPED) == {"patient_id", "patient_name", "birth_date", "accession", "file_path",
                                         "file_sha256", "note", "other_finding", "prev_hash", "row_hash",
@@ -81,7 +81,7 @@ def test_hashes_of_reads_written_by_the_old_code_still_verify(db_path: Path) -> 
     with Store.open(db_path) as s:  # migrated to the latest schema on the way
         assert s.schema_version == migrations.LATEST_VERSION
         result = s.verify()
-        assert result.ok and result.checked == 4
+        assert result.ok and result.checked == 4 and s.get(1).role == ""
         assert s.get(2).other_finding == "pleural effusion ½" and s.get(2).ai_probability is None
 
 

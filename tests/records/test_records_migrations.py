@@ -88,13 +88,13 @@ def build_v1(path: Path) -> list[dict[str, object]]:
 def test_migrates_hand_built_v1(db_path: Path) -> None:
     rows = build_v1(db_path)
     with Store.open(db_path) as s:
-        assert s.schema_version == 4 == mig.LATEST_VERSION
+        assert s.schema_version == 5 == mig.LATEST_VERSION
         assert s.verify().ok and s.verify().checked == 3  # old hashes still valid
         hist = s.history("S1")
         assert [r.id for r in hist] == [1, 2]
         assert hist[1].supersedes == 1 and hist[1].final_diagnosis is Diagnosis.PNEUMONIA
         assert hist[0].patient_name == rows[0]["patient_name"] and hist[0].note == "é note"
-        assert all(r.other_finding == "" for r in hist)
+        assert all(r.other_finding == "" and r.role == "" for r in hist)
         assert s.latest_for("S2").ai_probability is None
         # v2 features work on the migrated file
         new = s.add_read(make_input(study_key="S2", final_diagnosis=Diagnosis.OTHER, other_finding="effusion",

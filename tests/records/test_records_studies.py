@@ -25,7 +25,7 @@ def _study_read(study_key: str, images: list[tuple[str, str]], **changes: object
 def test_a_v3_database_with_per_file_reads_still_resolves_after_migration(db_path: Path) -> None:
     v3_database(db_path)  # reads 1-3: image UID 1.2.840.1 (3 amends 1) and 2.25.7; read 4: a PNG by hash
     with Store.open(db_path) as s:
-        assert s.schema_version == migrations.LATEST_VERSION == 4
+        assert s.schema_version == migrations.LATEST_VERSION == 5
         assert s.verify().ok and s.verify().checked == 4
         assert s.get(1).images == [] and s.get(1).image_keys == ""
         # a study holding that image (and a lateral never read) finds the image's latest read

@@ -112,6 +112,9 @@ COLUMNS: tuple[Column, ...] = (
     # SHA-256s, space-separated in study order; "" for a read of one file (every read before v4).
     _c("image_keys", str, "TEXT", _LINK, Deid.DROP, since=4, default=""),
     _c("image_sha256s", str, "TEXT", _LINK, Deid.DROP, since=4, default=""),
+    # Read-first mode (issue #12): "first-impression" (recorded before the AI was shown) or
+    # "read-first-final" (the final call after it, superseding the first impression); "" otherwise.
+    _c("role", str, "TEXT", since=5, default=""),
     _c("prev_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
     _c("row_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
 )  # fmt: skip

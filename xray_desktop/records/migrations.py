@@ -121,7 +121,17 @@ def _v4(conn: sqlite3.Connection) -> None:
     _run_script(conn, V4_SQL)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4]
+# v5: the role of a read in read-first mode (see columns.py); '' for every older read.
+V5_SQL = """
+ALTER TABLE reads ADD COLUMN role TEXT NOT NULL DEFAULT '';
+"""
+
+
+def _v5(conn: sqlite3.Connection) -> None:
+    _run_script(conn, V5_SQL)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -20,6 +20,9 @@ from xray_desktop.records.columns import COLUMNS, INPUT, Phi
 __all__ = ["AGREE", "DISAGREE", "NOT_APPLICABLE", "agreement"]
 
 AI_LABELS = ("PNEUMONIA", "NORMAL", "")
+# Read-first mode: the reader's call before the AI is shown, then the final call after it.
+FIRST_IMPRESSION, READ_FIRST_FINAL = "first-impression", "read-first-final"
+ROLES = ("", FIRST_IMPRESSION, READ_FIRST_FINAL)
 
 # Columns that identify the patient. The schema keeps them next to each other and the
 # de-identified export drops (or coarsens) them; nothing in this package logs them.
@@ -71,6 +74,7 @@ class ReadInput:
     # (``study_images``); the file_* fields are then those of the image the AI read.
     image_keys: str = field(default="", repr=False)
     image_sha256s: str = field(default="", repr=False)
+    role: str = ""  # one of ROLES: "" for an ordinary read
 
     @property
     def images(self) -> list[tuple[str, str]]:
@@ -143,6 +147,16 @@ def _check_images(read: ReadInput) -> None:
         raise InvalidReadError("the file a study read names (file_sha256) must be one of its images")
 
 
+def _check_role(read: ReadInput) -> None:
+    if read.role not in ROLES:
+        raise InvalidReadError(f"role must be one of {', '.join(repr(r) for r in ROLES)}")
+    if read.role == FIRST_IMPRESSION and (read.ai_probability is not None or read.threshold is not None
+                                          or read.ai_label or read.operating_point):
+        raise InvalidReadError("a first impression is recorded before the AI is shown: it carries no AI fields")
+    if read.role == READ_FIRST_FINAL and read.supersedes is None:
+        raise InvalidReadError("a read-first final read supersedes the reader's first impression")
+
+
 def normalized(read: ReadInput) -> ReadInput:
     """Validate a ReadInput and return it with canonical types (enum, int, float).
 
@@ -177,6 +191,7 @@ def normalized(read: ReadInput) -> ReadInput:
     sup = read.supersedes
     if sup is not None and (isinstance(sup, bool) or not isinstance(sup, numbers.Integral) or int(sup) < 1):
         raise InvalidReadError(f"supersedes must be a read id or None, got {sup!r}")
+    _check_role(read)
     return replace(
         read,
         final_diagnosis=diagnosis,

@@ -15,11 +15,11 @@ from typing import Any
 
 from xray_desktop.argtypes import fraction, whole_number
 from xray_desktop.model.card import CardError, ModelCard
-from xray_desktop.model.operating_points import ProfileError, SitePoints
+from xray_desktop.model.operating_points import ProfileError
 from xray_desktop.model.site_profile import SiteProfile
 from xray_desktop.records.dialect import db_argument, describe
 from xray_desktop.records.reads import StoreError
-from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, cases_from_reads, parse_day
+from xray_desktop.siteperf.data import Cases, SiteDataError, cases_from_archive, parse_day
 
 TARGET = fraction("the target sensitivity", zero_ok=False)
 COUNT = whole_number(1)
@@ -36,6 +36,8 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     rep.add_argument("--labels", type=Path, metavar="LABELS.csv", help="with --predictions, as for site-calibrate")
     rep.add_argument("--since", metavar="YYYY-MM-DD", help="only reads from this local day on")
     rep.add_argument("--reviewer", help="only this reviewer's reads")
+    rep.add_argument("--read-first-only", action="store_true",
+                     help="only reads made in read-first mode (the reader called the film before seeing the AI)")
     rep.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     rep.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
     rep.add_argument("--site-profile", type=Path, metavar="PATH",
@@ -69,16 +71,14 @@ def _card(model_dir: Path | None) -> ModelCard:
     return ModelCard.load(Path(model_dir) if model_dir is not None else default_dir())
 
 
-def _cases_from_db(db: Path | str | None, card: ModelCard, since: str | None, reviewer: str | None) -> Cases:
+def _cases_from_db(db: Path | str | None, card: ModelCard, since: str | None, reviewer: str | None,
+                  read_first_only: bool = False) -> Cases:
     from xray_desktop.records.store import Store
+    from xray_desktop.siteperf.service import cases_from_store
 
     day = parse_day("--since", since)
-    with Store.open(db, create=False) as store:
-        latest = store.reads(latest_only=True)  # newest per study: superseded reads are out
-        older = store.count() - len(latest)
-    cases = cases_from_reads(latest, card.sha256, since=day, reviewer=reviewer)
-    if older:
-        cases.excluded = {"earlier reads of the same study (superseded)": older, **cases.excluded}
+    with Store.open(db, create=False) as store:  # newest read per study
+        cases = cases_from_store(store, card, since=day, reviewer=reviewer, read_first_only=read_first_only)
     cases.source["db"] = (describe(db) if isinstance(db, str) else Path(db).name) if db else "default"
     return cases
 
@@ -86,15 +86,13 @@ def _cases_from_db(db: Path | str | None, card: ModelCard, since: str | None, re
 def run_report(args: argparse.Namespace) -> int:
     """``xray-desktop site-report``: the table (or JSON) on stdout; optionally an HTML file."""
     from xray_desktop.model import site_profile
-    from xray_desktop.siteperf.report import evaluate, render_text
+    from xray_desktop.siteperf.report import render_text
+    from xray_desktop.siteperf.service import build_report
 
     card = _card(args.model_dir)
     cases = _cases(args, card)
     profile = SiteProfile.load(args.site_profile) if args.site_profile else site_profile.newest_for(card.sha256)
-    site_points = SitePoints(profile, card).points() if profile else []
-    report = evaluate(cases, card, site_points)
-    if profile is not None:
-        report["site_profile"] = {"profile_id": profile.profile_id, "path": str(profile.path), "n": profile.n}
+    report = build_report(cases, card, profile)
     if args.html:
         from xray_desktop.siteperf.html import write_html
 
@@ -113,11 +111,11 @@ def _cases(args: argparse.Namespace, card: ModelCard) -> Cases:
     if args.predictions is None:
         if args.labels is not None:
             raise SiteDataError("--labels goes with --predictions, not with --db")
-        return _cases_from_db(args.db, card, args.since, args.reviewer)
+        return _cases_from_db(args.db, card, args.since, args.reviewer, getattr(args, "read_first_only", False))
     if args.labels is None:
         raise SiteDataError("--predictions needs --labels")
-    if args.since or args.reviewer:
-        raise SiteDataError("--since and --reviewer go with --db")
+    if args.since or args.reviewer or getattr(args, "read_first_only", False):
+        raise SiteDataError("--since, --reviewer and --read-first-only go with --db")
     return cases_from_archive(args.predictions, args.labels, card.sha256)
 
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records.export import unescape_cell
-from xray_desktop.records.reads import Read
+from xray_desktop.records.reads import FIRST_IMPRESSION, READ_FIRST_FINAL, Read
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 REFERENCE_WORDS = "the radiologist's final diagnosis: agreement with the reader, not ground truth"
@@ -36,6 +36,7 @@ class Cases:
     reference: str
     excluded: dict[str, int] = field(default_factory=dict)
     ood: np.ndarray | None = None  # input-gate scores, where the source has them
+    read_first: dict[str, int] | None = None  # changes_after_ai, where the source is the reads
 
     @property
     def n_positive(self) -> int:
@@ -48,17 +49,24 @@ class Cases:
 
 # -- confirmed reads ----------------------------------------------------------------------
 
+def _utc_start(since: date | None) -> datetime | None:
+    return datetime.combine(since, time()).astimezone(UTC) if since else None
+
+
 def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None = None,
-                     reviewer: str | None = None) -> Cases:
+                     reviewer: str | None = None, read_first_only: bool = False) -> Cases:
     """Cases from the newest read of each study (``latest``), for the model in use.
 
     ``latest`` must be one read per study, the newest (so superseded reads are already
     out); the filters apply after that, so a study amended by another reviewer counts
     for the amending reviewer only. Kept: final diagnosis PNEUMONIA or NORMAL, an AI
-    probability, made with the model whose SHA-256 is ``model_sha256``.
+    probability, made with the model whose SHA-256 is ``model_sha256``. A first impression
+    (read-first mode, no final call yet) is never a case; with ``read_first_only``, only the
+    final reads of read-first mode are (the reader called the film before seeing the AI).
     """
-    start = datetime.combine(since, time()).astimezone(UTC) if since else None
-    excluded = {"before --since": 0, "other reviewer": 0, "not PNEUMONIA/NORMAL": 0, "no AI probability": 0,
+    start = _utc_start(since)
+    excluded = {"before --since": 0, "other reviewer": 0, "first impression only (no final read yet)": 0,
+                "not made in read-first mode": 0, "not PNEUMONIA/NORMAL": 0, "no AI probability": 0,
                 "another model": 0}
     probs, ys = [], []
     for r in latest:
@@ -66,6 +74,10 @@ def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None =
             excluded["before --since"] += 1
         elif reviewer is not None and r.reviewer != reviewer:
             excluded["other reviewer"] += 1
+        elif r.role == FIRST_IMPRESSION:
+            excluded["first impression only (no final read yet)"] += 1
+        elif read_first_only and r.role != READ_FIRST_FINAL:
+            excluded["not made in read-first mode"] += 1
         elif r.final_diagnosis not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL):
             excluded["not PNEUMONIA/NORMAL"] += 1
         elif r.ai_probability is None:
@@ -76,9 +88,50 @@ def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None =
             probs.append(float(r.ai_probability))
             ys.append(1 if r.final_diagnosis == Diagnosis.PNEUMONIA else 0)
     source: dict[str, object] = {"kind": "reads", "since": since.isoformat() if since else None,
-                                 "reviewer": reviewer}
+                                 "reviewer": reviewer, "read_first_only": read_first_only}
     return Cases(np.array(probs, dtype=np.float64), np.array(ys, dtype=np.int64), source, REFERENCE_WORDS,
                  {k: v for k, v in excluded.items() if v})
+
+
+def changes_after_ai(reads: list[Read], since: date | None = None, reviewer: str | None = None) -> dict[str, int]:
+    """How often readers in read-first mode changed their call after seeing the AI, and which way.
+
+    ``reads`` is the whole history (every read). Counted: each study's newest read that is a
+    read-first final superseding a first impression. "toward the AI": the final call is the
+    AI's label and the first was not; "away": the first was the AI's label and the final is not.
+    """
+    by_id = {r.id: r for r in reads}
+    newest = {r.study_key: r for r in reads}  # id order: the last one wins
+    start = _utc_start(since)
+    out = {"n": 0, "unchanged": 0, "changed": 0, "toward_ai": 0, "away_from_ai": 0, "other_change": 0,
+           "normal_to_pneumonia": 0, "pneumonia_to_normal": 0}
+    for r in newest.values():
+        first = by_id.get(r.supersedes) if r.supersedes is not None else None
+        if r.role != READ_FIRST_FINAL or first is None or first.role != FIRST_IMPRESSION:
+            continue
+        if (start is not None and r.created_at < start) or (reviewer is not None and r.reviewer != reviewer):
+            continue
+        out["n"] += 1
+        before, after, ai = first.final_diagnosis.value, r.final_diagnosis.value, r.ai_label
+        if before == after:
+            out["unchanged"] += 1
+            continue
+        out["changed"] += 1
+        out["toward_ai" if ai and after == ai else "away_from_ai" if ai and before == ai else "other_change"] += 1
+        if (before, after) == (NEGATIVE, POSITIVE):
+            out["normal_to_pneumonia"] += 1
+        elif (before, after) == (POSITIVE, NEGATIVE):
+            out["pneumonia_to_normal"] += 1
+    return out
+
+
+def changes_text(c: dict[str, int]) -> str:
+    """One line for people: "Read-first mode: 40 reads; 6 changed after seeing the AI (…)"."""
+    if not c.get("n"):
+        return "Read-first mode: no reads yet (first impression, then the AI, then the final call)."
+    return (f"Read-first mode: {c['n']} reads; {c['changed']} changed after seeing the AI ({c['toward_ai']} toward "
+            f"the AI's call, {c['away_from_ai']} away from it, {c['other_change']} other); NORMAL→PNEUMONIA "
+            f"{c['normal_to_pneumonia']}, PNEUMONIA→NORMAL {c['pneumonia_to_normal']}.")
 
 
 # -- a labelled archive: predict CSV + labels CSV -----------------------------------------

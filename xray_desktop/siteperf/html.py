@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from xray_desktop.model import metrics
 from xray_desktop.model.card import ModelCard
-from xray_desktop.siteperf.data import Cases
+from xray_desktop.siteperf.data import Cases, changes_text
 
 W, H, MARGIN = 460, 360, 52
 GREY, BLUE, ORANGE, BLACK, LIGHT = (150, 150, 150), (31, 119, 180), (230, 120, 20), (30, 30, 30), (225, 225, 225)
@@ -184,6 +184,7 @@ img{{margin:6px;border:1px solid #ddd}}</style></head><body>
 <p><b>Reference standard:</b> {e(report['reference_standard'])}.</p>
 <p><b>Cases:</b> {report['n_reads']} ({report['n_positive']} PNEUMONIA, {report['n_negative']} NORMAL,
 prevalence {_pct(report['prevalence'])}). Left out: {excluded}.</p>
+{f"<p>{e(changes_text(report['read_first']))}</p>" if report.get("read_first") is not None else ""}
 <p><b>AUC:</b> {auc_text}; validation AUC {_num(val.get('auc'))} ({e(val['origin'])}).
 <b>ECE:</b> {_num(ece)}; validation ECE {_num(vece)}.</p>
 {f'<div class="warn"><b>Warnings</b><ul>{warnings}</ul></div>' if warnings else ''}

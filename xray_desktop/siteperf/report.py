@@ -14,7 +14,7 @@ import numpy as np
 from xray_desktop.model import metrics
 from xray_desktop.model.card import ModelCard
 from xray_desktop.model.operating_points import CardPoints, SourcedPoint
-from xray_desktop.siteperf.data import Cases
+from xray_desktop.siteperf.data import Cases, changes_text
 
 MIN_FOR_NARROW_CI = 50  # below this many positives or negatives, say the intervals are wide
 HIST_BINS = 20
@@ -163,6 +163,8 @@ def render_text(report: dict[str, Any]) -> str:
         lines.append(f"Site profile in force: {prof['profile_id']} (n = {prof['n']}), {prof['path']}")
     if report["excluded"]:
         lines.append("Left out: " + ", ".join(f"{v} {k}" for k, v in report["excluded"].items()))
+    if report.get("read_first") is not None:
+        lines.append(changes_text(report["read_first"]))
     lines.append(f"AUC: {auc_text}   validation AUC: {val['auc']:.3f}" if val.get("auc") is not None
                  else f"AUC: {auc_text}")
     ece, vece = report["calibration"]["ece"], report["calibration"]["validation_ece"]

@@ -161,6 +161,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.inference.failed.connect(self._on_prediction_failed)
         self.prediction_panel.threshold_changed.connect(self._on_threshold_changed)
         self.prediction_panel.operating_point_changed.connect(self._on_operating_point_changed)
+        self.prediction_panel.point_source_changed.connect(self._on_point_source_changed)
         self.prediction_panel.prevalence_changed.connect(self._on_prevalence_changed)
         self.diagnosis_panel.confirm_requested.connect(self.confirm)
         self.viewer.tags_requested.connect(self.show_tags)
@@ -383,6 +384,8 @@ class MainWindow(WindowActions, QMainWindow):
         s.set(keys.RIGHT_SPLITTER, self.right_splitter.saveState())
         s.set(keys.WORKLIST_HEADER, self.list_panel.table.horizontalHeader().saveState())
         s.sync()
+        if getattr(self, "site_window", None) is not None:
+            self.site_window.shutdown()
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
         if self.reads_watch is not None:

@@ -26,6 +26,7 @@ class MenuHost(Protocol):
     action_previous: QAction
     action_shortcuts: QAction
     action_about_model: QAction
+    action_site_performance: QAction
     action_open_logs: QAction
 
     def menuBar(self) -> QMenuBar: ...
@@ -37,6 +38,7 @@ class MenuHost(Protocol):
     def choose_database(self) -> None: ...
     def show_shortcuts(self) -> None: ...
     def show_model_card(self) -> None: ...
+    def show_site_performance(self) -> object: ...
     def open_log_folder(self) -> None: ...
 
 
@@ -69,6 +71,7 @@ def build_menus(w: MenuHost) -> None:
     help_menu = bar.addMenu("&Help")
     w.action_shortcuts = _add(w, help_menu, "Keyboard shortcuts (?)", "", w.show_shortcuts)
     w.action_about_model = _add(w, help_menu, "About model…", "", w.show_model_card)
+    w.action_site_performance = _add(w, help_menu, "Site performance…", "", w.show_site_performance)
     w.action_open_logs = _add(w, help_menu, "Open log folder", "", w.open_log_folder)
 
 

@@ -1,11 +1,17 @@
-"""The AI panel: verdict (probability and label, or why there is none), threshold, rates, ROC."""
+"""The AI panel: verdict (probability and label, or why there is none), threshold, rates, ROC.
+
+Operating points and their figures come from a source (``model.operating_points``): the
+card's validation, or the site profile made for this model. The panel never reads a card
+or a profile itself, and says next to the figures which source they come from.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Signal, Slot
+from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -18,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from xray_desktop import decision
 from xray_desktop import settings as keys
+from xray_desktop.model.operating_points import CARD, SITE, CardPoints, PointSource, SitePoints, SourcedPoint
+from xray_desktop.model.site_profile import ProfileError
 from xray_desktop.ui.roc_chart import RocChart, point_text
 from xray_desktop.ui.threshold_control import ThresholdControl, guard_wheel
 
@@ -29,16 +37,45 @@ BAR_STEPS = 1000
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 
+def point_id(point: SourcedPoint) -> str:
+    """What the panel (and so each read) records as the operating point.
+
+    The card's points by name ("balanced"); a site point with its profile, so a read says
+    which profile was in force: "site:NAME@PROFILE_ID".
+    """
+    return point.name if point.kind == CARD else f"site:{point.name}@{point.profile_id}"
+
+
+def point_title(point: SourcedPoint, source: PointSource) -> str:
+    """The preset button's words: the card's titles, or a site point's own label ("Site: …")."""
+    if point.kind == CARD:
+        return OP_TITLES.get(point.name, point.name)
+    label = ""
+    if isinstance(source, SitePoints):
+        label = str(source.profile.data["operating_points"].get(point.name, {}).get("label", ""))
+    return label or f"Site: {point.name}"
+
+
+def _with_ci(x: float, ci: tuple[float, float] | None) -> str:
+    text = decision.format_rate(x)
+    if ci is not None and all(c == c for c in ci):  # NaN-free
+        text += f" ({ci[0] * 100:.1f}–{ci[1] * 100:.1f} %)"
+    return text
+
+
 class PredictionPanel(QWidget):
     """Shows one prediction and owns the threshold / operating point / prevalence controls."""
 
     threshold_changed = Signal(float)  # new threshold on the calibrated probability
-    operating_point_changed = Signal(str)  # preset name, or "" when the user set a custom threshold
+    operating_point_changed = Signal(str)  # point_id(), or "" when the user set a custom threshold
+    point_source_changed = Signal(str)  # CARD or SITE: where the operating points and figures come from
     prevalence_changed = Signal(float)  # assumed prevalence, as a fraction
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.card: Any = None
+        self._sources: dict[str, PointSource] = {}
+        self._kind = CARD
         self._threshold = 0.5
         self._op_name = ""
         self._probability: float | None = None
@@ -65,15 +102,24 @@ class PredictionPanel(QWidget):
         self.threshold_control = ThresholdControl()
         self.slider = self.threshold_control.slider
         self.threshold_spin = self.threshold_control.spin
+        self.source_combo = QComboBox()  # "Site: …" beside the card, when a site profile exists
+        self.source_combo.setToolTip("Where the operating points and the figures below come from: the model "
+                                     "card's validation (training source) or this site's own profile")
+        guard_wheel(self.threshold_control.guard, self.source_combo)
+        self.source_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.source_combo.setMinimumContentsLength(16)  # its items never widen the panel
         self.preset_buttons: dict[str, QPushButton] = {}
-        presets = QHBoxLayout()
-        for name, title in OP_TITLES.items():
+        self.presets = QHBoxLayout()
+        for title in OP_TITLES.values():
+            # Until a model is loaded: the card's three, so the panel's minimum width (which the
+            # window gives its column) already holds them.
             b = QPushButton(title)
-            b.setCheckable(True)
-            b.setToolTip(f"Use the model card's {title.lower()} operating point")
-            b.clicked.connect(lambda _c=False, n=name: self.apply_operating_point(n))
-            presets.addWidget(b)
-            self.preset_buttons[name] = b
+            b.setEnabled(False)
+            self.presets.addWidget(b)
+            self.preset_buttons[title] = b
+        self.origin_label = QLabel()  # "Figures: validation (training source), n = 784"
+        self.origin_label.setObjectName("hint")
+        self.origin_label.setWordWrap(True)
         self.sensitivity_label = QLabel()
         self.specificity_label = QLabel()
         self.ppv_label = QLabel()
@@ -101,8 +147,10 @@ class PredictionPanel(QWidget):
         self.controls = QWidget()
         form = QFormLayout(self.controls)
         form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Points from", self.source_combo)
         form.addRow("Threshold", self.threshold_control)
-        form.addRow(presets)
+        form.addRow(self.presets)
+        form.addRow(self.origin_label)
         form.addRow("Sensitivity", self.sensitivity_label)
         form.addRow("Specificity", self.specificity_label)
         form.addRow("Prevalence", self.prevalence_spin)
@@ -120,6 +168,7 @@ class PredictionPanel(QWidget):
         self.controls.setEnabled(False)
 
         self.threshold_control.value_changed.connect(self._on_threshold_control_value_changed)
+        self.source_combo.activated.connect(self._on_source_combo_activated)
         self.prevalence_spin.valueChanged.connect(self._on_prevalence_spin_value_changed)
         self._refresh()
 
@@ -139,23 +188,91 @@ class PredictionPanel(QWidget):
         self.status_label.setObjectName("error")
         self.status_label.setStyleSheet("")  # re-polish for the new object name
         self.controls.setEnabled(False)
-        self.roc.set_card(None)
+        self._sources = {}
+        self.roc.set_sources(None)
         self.set_prediction(None)
 
-    def set_card(self, card: Any, version: str = "", threshold: float | None = None, op_name: str = "") -> None:
-        """Model ready: enable the controls; start at ``op_name``, else ``threshold``, else the card default."""
+    def set_card(self, card: Any, version: str = "", threshold: float | None = None, op_name: str = "",
+                 site_profile: Any = None, source: str = CARD) -> None:
+        """Model ready: enable the controls; offer the card's points and ``site_profile``'s, if any.
+
+        Starts on ``source`` (CARD or SITE, where available), at ``op_name``, else at
+        ``threshold``, else at that source's default point. A site point of another
+        profile than this one falls back to the default (its threshold was another's).
+        """
         self.card = card
         self.status_label.setText(f"Model {card.name} {version or card.version}")
         self.status_label.setObjectName("hint")
         self.controls.setEnabled(True)
-        self.roc.set_card(card)
-        known = {op.name for op in card.operating_points()}
+        self._sources = {CARD: CardPoints(card)}
+        if site_profile is not None:
+            try:
+                self._sources[SITE] = SitePoints(site_profile, card)
+            except ProfileError:  # made for another model: never offered
+                pass
+        self.source_combo.clear()
+        # Short items (the panel is narrow); the figures' origin is spelled out under the presets.
+        card_src = self._sources[CARD]
+        self.source_combo.addItem("Model card (validation)", CARD)
+        self.source_combo.setItemData(0, f"The card's operating points; figures from {card_src.origin}",
+                                      Qt.ItemDataRole.ToolTipRole)
+        if SITE in self._sources:
+            prof = self._sources[SITE]
+            self.source_combo.addItem(f"Site: {prof.profile_id[:8]} ({prof.origin.removeprefix('site (')}", SITE)
+            self.source_combo.setItemData(1, f"This site's profile {prof.profile_id}; figures from {prof.origin}",
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.source_combo.setEnabled(self.source_combo.count() > 1)
+        self._use_source(source if source in self._sources else CARD)
+        known = {point_id(p) for p in self.source().points()}
         if op_name in known:
             self.apply_operating_point(op_name)
-        elif threshold is not None:
+        elif threshold is not None and not op_name.startswith("site:"):
             self.set_threshold(threshold)
         else:
-            self.apply_operating_point(card.default_operating_point)
+            self.apply_operating_point(point_id(self.source().point()))
+
+    # -- where the points and figures come from --------------------------------------------
+    def source(self) -> PointSource:
+        """The operating-point source in use (the card's until a model is loaded)."""
+        return self._sources[self._kind]
+
+    def source_kind(self) -> str:
+        return self._kind
+
+    def has_site_profile(self) -> bool:
+        return SITE in self._sources
+
+    def set_source(self, kind: str) -> None:
+        """Use the card's or the site's points and figures, starting at that source's default point."""
+        if kind not in self._sources or self.card is None:
+            return
+        self._use_source(kind)
+        self.apply_operating_point(point_id(self.source().point()))
+        self.point_source_changed.emit(kind)
+
+    @Slot(int)
+    def _on_source_combo_activated(self, index: int) -> None:
+        kind = self.source_combo.itemData(index)
+        if kind != self._kind:
+            self.set_source(kind)
+
+    def _use_source(self, kind: str) -> None:
+        self._kind = kind
+        self.source_combo.setCurrentIndex(max(self.source_combo.findData(kind), 0))
+        for b in self.preset_buttons.values():
+            self.presets.removeWidget(b)
+            b.hide()
+            b.deleteLater()
+        self.preset_buttons = {}
+        src = self.source()
+        for p in src.points():
+            b = QPushButton(point_title(p, src))
+            b.setCheckable(True)
+            b.setToolTip(f"Threshold {p.threshold:.4f}; figures from {p.origin}")
+            b.clicked.connect(lambda _c=False, pid=point_id(p): self.apply_operating_point(pid))
+            self.presets.addWidget(b)
+            self.preset_buttons[point_id(p)] = b
+        self.roc.set_sources(self._sources[CARD], self._sources.get(SITE) if kind == SITE else None)
 
     # -- prediction -----------------------------------------------------------------------
     def set_prediction(self, probability: float | None, gate_accepted: bool | None = True, gate_reason: str = "",
@@ -183,12 +300,23 @@ class PredictionPanel(QWidget):
     def set_prevalence(self, fraction: float) -> None:
         self.prevalence_spin.setValue(fraction * 100.0)
 
-    def apply_operating_point(self, name: str) -> None:
-        """Jump to a preset of the card."""
-        if self.card is None:
-            return
-        op = self.card.operating_point(name)
-        self._set(op.threshold, op.name)
+    def current_point(self) -> SourcedPoint | None:
+        """The preset in use (None for a custom threshold)."""
+        for p in self.source().points() if self._sources else []:
+            if point_id(p) == self._op_name:
+                return p
+        return None
+
+    def apply_operating_point(self, pid: str) -> None:
+        """Jump to a preset: a card point by name, or a site point by :func:`point_id`."""
+        for kind, src in self._sources.items():
+            for p in src.points():
+                if point_id(p) == pid:
+                    if kind != self._kind:
+                        self._use_source(kind)
+                        self.point_source_changed.emit(kind)
+                    self._set(p.threshold, pid)
+                    return
 
     def set_threshold(self, threshold: float) -> None:
         """A custom threshold (clears the preset)."""
@@ -236,16 +364,23 @@ class PredictionPanel(QWidget):
             self.probability_bar.setValue(round((v.probability or 0.0) * BAR_STEPS))
             self.ai_label.setText("AI: Pneumonia" if v.label == decision.PNEUMONIA else "AI: Normal")
         self.probability_bar.setVisible(v.assessed or self._probability is None)
-        if self.card is None:
+        if self.card is None or not self._sources:
             for lab in (self.sensitivity_label, self.specificity_label, self.ppv_label, self.npv_label):
                 lab.setText("—")
             self.roc_point_label.setText("")
+            self.origin_label.setText("")
             return
-        r = self.card.rates_at(self._threshold, self.prevalence())
-        self.sensitivity_label.setText(decision.format_rate(r.sensitivity))
-        self.specificity_label.setText(decision.format_rate(r.specificity))
+        src = self.source()
+        r = src.roc_table().rates_at(self._threshold, self.prevalence())
+        # Figures never stand bare: the line above them says where they were measured.
+        self.origin_label.setText(f"Figures: {src.origin}")
+        pt = self.current_point()
+        self.sensitivity_label.setText(_with_ci(r.sensitivity, pt.sensitivity_ci if pt else None))
+        self.specificity_label.setText(_with_ci(r.specificity, pt.specificity_ci if pt else None))
         self.ppv_label.setText(decision.format_rate(r.ppv))
         self.npv_label.setText(decision.format_rate(r.npv))
+        for lab in (self.sensitivity_label, self.specificity_label, self.ppv_label, self.npv_label):
+            lab.setToolTip(f"From {src.origin}")
         self.roc.set_current(r.sensitivity, r.specificity)
         self.roc_point_label.setText(f"Current point: {point_text(1 - r.specificity, r.sensitivity)} "
                                      f"at threshold {self._threshold:.4f}")

@@ -17,12 +17,27 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from xray_desktop.model.operating_points import CardPoints
+
 FPR_MIN = 1e-3  # the log axis starts at 0.1 %; smaller rates (0 included) are drawn on its edge
 X_TICKS = (0.001, 0.01, 0.1, 1.0)
 X_TITLE = ("false-positive rate (1 − specificity), log scale", "false-positive rate, log scale")
 GRID = QColor(58, 61, 68)
 TEXT = QColor(170, 174, 182)
 CURVE_COLOURS = (QColor(74, 144, 217), QColor(120, 200, 130), QColor(200, 120, 220))
+POINT_GREY = QColor(160, 165, 175)  # the card's operating points
+SITE_COLOUR = CURVE_COLOURS[1]  # a site's curve and points
+
+
+@dataclass
+class Marker:
+    """An operating point drawn on the chart (a dot; ``diamond`` for a site's own point)."""
+
+    name: str
+    fpr: float
+    tpr: float
+    colour: QColor
+    diamond: bool = False
 
 
 @dataclass
@@ -51,7 +66,7 @@ class RocChart(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.curves: list[Curve] = []
-        self._ops: list[tuple[str, float, float]] = []
+        self.markers: list[Marker] = []
         self.current: tuple[float, float] | None = None  # (fpr, tpr)
         self.zoomed = True  # sensitivity axis 80–100 % (where the operating points are), else 0–100 %
         self.setMinimumSize(240, 200)
@@ -72,14 +87,43 @@ class RocChart(QWidget):
     # -- data -----------------------------------------------------------------------------
     def set_card(self, card: Any) -> None:
         """Show the card's validation curve and its operating points (None clears)."""
-        self.curves = [c for c in self.curves if c.name != "validation"]
-        if card is None:
-            self._ops, self.current = [], None
-        else:
-            _t, sens, spec = card.roc_points()
-            pts = sorted(zip((1 - spec).tolist(), sens.tolist(), strict=True))
-            self.curves.insert(0, Curve("validation", [p[0] for p in pts], [p[1] for p in pts], CURVE_COLOURS[0]))
-            self._ops = [(op.name, 1 - op.specificity, op.sensitivity) for op in card.operating_points()]
+        self.set_sources(CardPoints(card) if card is not None else None)
+
+    def set_sources(self, card_source: Any, site_source: Any = None) -> None:
+        """Validation curve and points of ``card_source``; a site profile's over it (None clears all).
+
+        Both are :class:`~xray_desktop.model.operating_points.PointSource`: the chart draws
+        what they give, never reading a card or a profile itself.
+        """
+        self.curves, self.markers = [], []
+        if card_source is None:
+            self.current = None
+            self.update()
+            return
+        for src, name, colour in ((card_source, "validation", CURVE_COLOURS[0]),
+                                  (site_source, getattr(site_source, "origin", ""), SITE_COLOUR)):
+            if src is None:
+                continue
+            table = src.roc_table()
+            pts = sorted(zip((1 - table.specificity).tolist(), table.sensitivity.tolist(), strict=True))
+            self.curves.append(Curve(name, [p[0] for p in pts], [p[1] for p in pts], colour))
+            site = src is site_source
+            self.markers += [Marker(p.name, 1 - p.specificity, p.sensitivity, SITE_COLOUR if site else POINT_GREY,
+                                    diamond=site) for p in src.points()]
+        self.setToolTip(("ROC of the site's profile over the card's validation ROC" if site_source is not None
+                         else "ROC on the model card's validation set") + " (log false-positive axis).\n"
+                        "The orange dot is the current threshold; grey dots are the card's presets, "
+                        "green diamonds the site's.\nDouble-click: sensitivity axis 80–100 % or 0–100 %.")
+        self.update()
+
+    def add_marker(self, name: str, fpr: float, tpr: float, colour: QColor, diamond: bool = False) -> None:
+        """An operating point of one's own (e.g. a site report's measured points)."""
+        self.markers.append(Marker(name, fpr, tpr, colour, diamond))
+        self.update()
+
+    def clear(self) -> None:
+        """No curve, no point."""
+        self.curves, self.markers, self.current = [], [], None
         self.update()
 
     def add_curve(self, name: str, fpr: list[float], tpr: list[float]) -> None:
@@ -169,10 +213,17 @@ class RocChart(QWidget):
             if len(self.curves) > 1:  # a legend only when there is something to tell apart
                 p.drawText(QRectF(plot.right() - 120, plot.bottom() - (i + 1) * (fm.height() + 2) - 2, 116,
                                   fm.height()), Qt.AlignmentFlag.AlignRight, c.name)
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(160, 165, 175))
-        for _name, x, y in self._ops:
-            p.drawEllipse(self.to_screen(x, y), 3.5, 3.5)
+        p.setPen(QPen(QColor(20, 20, 20), 1))
+        for m in self.markers:
+            if not (math.isfinite(m.fpr) and math.isfinite(m.tpr)):
+                continue
+            p.setBrush(m.colour)
+            c = self.to_screen(m.fpr, m.tpr)
+            if m.diamond:
+                p.drawPolygon([QPointF(c.x(), c.y() - 6), QPointF(c.x() + 6, c.y()), QPointF(c.x(), c.y() + 6),
+                               QPointF(c.x() - 6, c.y())])
+            else:
+                p.drawEllipse(c, 3.5, 3.5)
         if self.current is not None:
             cur = self.to_screen(*self.current)
             p.setBrush(QColor(240, 180, 90))

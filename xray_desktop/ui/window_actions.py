@@ -230,7 +230,9 @@ class WindowActions:
         self.prediction_panel.set_card(
             info.card, info.version,
             threshold=s.get_optional_float(keys.model_setting_key(keys.THRESHOLD, info.card.sha256)),
-            op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, info.card.sha256)))
+            op_name=s.get(keys.model_setting_key(keys.OPERATING_POINT, info.card.sha256)),
+            site_profile=getattr(info, "site_profile", None),  # the points' source: card or this site's
+            source=s.get(keys.model_setting_key(keys.POINT_SOURCE, info.card.sha256)))
         self.model_status.setText(f"AI model: {info.card.name} {info.version}")
         self.notifier.notify("AI model ready", 4000)
         self.model.set_threshold(self.prediction_panel.threshold())
@@ -263,6 +265,10 @@ class WindowActions:
     def _on_operating_point_changed(self, name: str) -> None:
         self._set_model_setting(keys.OPERATING_POINT, name)
 
+    @Slot(str)
+    def _on_point_source_changed(self, kind: str) -> None:
+        self._set_model_setting(keys.POINT_SOURCE, kind)
+
     def _set_model_setting(self, spec: tuple[str, Any], value: object) -> None:
         card = self.prediction_panel.card
         if card is not None:  # no model, no per-model setting to keep
@@ -284,6 +290,26 @@ class WindowActions:
         else:
             html = model_card_html(info.card, info.version, info.sha256)
         TextDialog("About the AI model", html, self).exec()
+
+    def show_site_performance(self) -> Any:
+        """Help → Site performance…: the site report of the model in use (computed on a worker)."""
+        from xray_desktop.ui.site_window import SiteWindow
+
+        info = self.inference.info
+        if info is None:
+            self.notifier.notify("The site report needs the AI model's card: "
+                                 f"{self.inference.error or 'the model is still loading'}", 8000)
+            return None
+        win = getattr(self, "site_window", None)
+        if win is None or win.card is not info.card:
+            win = SiteWindow(self.store, info.card, getattr(info, "site_profile", None), self,  # type: ignore[arg-type]
+                             start_dir=self.settings.get(keys.LAST_DIR))
+            self.site_window = win
+        else:
+            win.refresh()  # new reads may have been confirmed since
+        win.show()
+        win.raise_()
+        return win
 
     def show_shortcuts(self) -> None:
         TextDialog("Keyboard shortcuts", shortcuts_html(), self).exec()

@@ -22,6 +22,7 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool,
 
 from xray_desktop.domain import FailureKind, Prediction, Study, WorkerFailure
 from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.model.site_profile import ProfileError, newest_for
 from xray_desktop.records import Read, ReadInput, Store
 from xray_desktop.records.anchor import session_check
 from xray_desktop.ui.thumbnails import encode_thumbnail
@@ -65,6 +66,16 @@ class ModelInfo:
     card: Any  # ModelCard
     version: str
     sha256: str
+    site_profile: Any = None  # the newest SiteProfile made for this model, read on the worker; None if none
+
+
+def newest_site_profile(sha256: str) -> Any:
+    """The site profile for this model, if any; a folder we cannot read means none (and a log line)."""
+    try:
+        return newest_for(sha256)
+    except OSError as exc:
+        log.warning("site profiles unreadable: %s", exc.strerror)
+        return None
 
 
 @dataclass
@@ -122,7 +133,8 @@ class InferenceWorker(QObject):
             self.model_failed.emit(self._error)
             return
         c = self._classifier
-        self.model_loaded.emit(ModelInfo(c.card, str(c.version), str(c.sha256)))
+        # Files, so here rather than on the GUI thread: the site's profile for this model.
+        self.model_loaded.emit(ModelInfo(c.card, str(c.version), str(c.sha256), newest_site_profile(str(c.sha256))))
 
     @Slot(int, object, bool)
     def predict(self, request_id: int, study: Study, heatmap: bool) -> None:
@@ -318,6 +330,42 @@ class ScanTask(QRunnable):
         if chunk:
             self.signals.scanned.emit(self.request_id, chunk)
         self.signals.scan_finished.emit(self.request_id)
+
+
+class JobSignals(QObject):
+    """Answers of :class:`JobTask` s (long-lived: the tasks die, this doesn't)."""
+
+    done = Signal(int, object)  # request id, the function's result
+    failed = Signal(int, object)  # request id, WorkerFailure
+
+
+class JobTask(QRunnable):
+    """Run one plain function off the GUI thread (the site report, its HTML file); answer by signal.
+
+    A ``StoreError``, ``OSError`` or ``ValueError`` (and the site layer's errors, which are
+    ``Exception`` s with a message for a person) arrive as a LOAD_ERROR with that message;
+    anything else is a bug, named as UNEXPECTED.
+    """
+
+    EXPECTED: tuple[type[BaseException], ...] = (OSError, ValueError)
+
+    def __init__(self, request_id: int, fn: Callable[[], Any], signals: JobSignals) -> None:
+        super().__init__()
+        self.request_id, self.fn, self.signals = request_id, fn, signals
+
+    def run(self) -> None:
+        from xray_desktop.records import StoreError  # here: keeps this module's import block as it was
+
+        try:
+            result = self.fn()
+        except (StoreError, ProfileError, *self.EXPECTED) as exc:
+            self.signals.failed.emit(self.request_id, WorkerFailure(FailureKind.LOAD_ERROR, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - a bug must reach the window, not vanish in the pool
+            log.error("background job failed: %s", type(exc).__name__)  # no message: it may hold a path
+            failure = WorkerFailure(FailureKind.UNEXPECTED, f"unexpected error: {type(exc).__name__}: {exc}")
+            self.signals.failed.emit(self.request_id, failure)
+        else:
+            self.signals.done.emit(self.request_id, result)
 
 
 def make_pool(threads: int) -> QThreadPool:
