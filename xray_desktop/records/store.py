@@ -41,6 +41,7 @@ from xray_desktop.domain import Diagnosis
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records import dialect, migrations
 from xray_desktop.records.chain import GENESIS, row_hash
+from xray_desktop.records.fstype import network_fs
 from xray_desktop.records.identity import content_key, study_content_key
 from xray_desktop.records.reads import (
     InvalidReadError,
@@ -145,6 +146,13 @@ class Store:
         path = location
         if path.is_dir():
             raise StoreError(f"{path} is a folder, not a reads database")
+        shared = network_fs(path)
+        if shared:
+            raise StoreError(
+                f"the reads database {path} is on a network file system ({shared}): SQLite's locking and "
+                "write-ahead log do not work there and the audit trail could be corrupted. Keep it on a "
+                "local disk, or share reads between workstations through department mode (a postgresql:// "
+                "URL, see the README)")
         if not path.exists():
             if not create:
                 raise StoreError(f"no reads database at {path}")
