@@ -12,7 +12,17 @@ import pytest
 
 from xray_desktop.domain import Diagnosis, StudyMetadata
 from xray_desktop.records import ReadInput, Store
-from xray_desktop.review import NotReady, ReviewSession, form_problem, gate_result, other_finding
+from xray_desktop.review import (
+    HIDDEN,
+    NotReady,
+    ReviewSession,
+    ai_display,
+    form_problem,
+    gate_result,
+    next_to_read,
+    other_finding,
+    wants_reading,
+)
 
 
 @dataclass
@@ -160,6 +170,44 @@ def test_drafts_are_kept_per_study_until_saved():
     assert s.draft_for(p) == (Diagnosis.NORMAL, 2, "", "x")
     s.saved(p)
     assert s.draft_for(p) is None and not s.drafts
+
+
+def test_next_to_read_is_the_first_unconfirmed_openable_study_in_view_order():
+    assert wants_reading(confirmed=False, failed=False)
+    assert not wants_reading(confirmed=True, failed=False) and not wants_reading(confirmed=False, failed=True)
+    status = {3: "confirmed", 5: "error", 1: "AI ready", 2: "queued"}
+
+    def wants(row: int) -> bool:
+        return wants_reading(status[row] == "confirmed", status[row] == "error")
+
+    assert next_to_read([3, 5, 1, 2], wants) == 1  # the panel's order, not the row numbers
+    assert next_to_read([3, 5], wants) == -1
+    assert next_to_read(iter([2, 99]), wants) == 2  # lazy: row 99 is never looked at
+
+
+def test_normal_mode_shows_label_and_rates_and_numbers_only_for_an_assessed_study():
+    s = session_on(Item())
+    v = s.verdict()
+    assert s.ai_display(v) == ai_display(v)
+    shown = s.ai_display(v)
+    assert shown.probability and shown.label and shown.heatmap and shown.rates
+    assert s.shown_label() == "PNEUMONIA"
+    refused = s.verdict(Item(gate_accepted=False, gate_reason="not a chest X-ray"))
+    r = ai_display(refused)
+    assert not r.probability and not r.heatmap and r.label and r.rates  # a map would look like a finding
+
+
+def test_read_first_hides_everything_until_the_first_impression_is_saved():
+    item = Item()
+    s = session_on(item)
+    s.read_first = True
+    v = s.verdict()
+    assert v.assessed and s.ai_display(v) == HIDDEN
+    assert not any((HIDDEN.probability, HIDDEN.label, HIDDEN.heatmap, HIDDEN.rates))
+    assert s.shown_label() == ""
+    s.first_impression_saved(item.path)
+    assert s.ai_display(v) == ai_display(v) and s.shown_label() == "PNEUMONIA"
+    assert s.ai_display(v, Item(path=Path("/studies/b.dcm"))) == HIDDEN  # per study
 
 
 def test_the_session_imports_neither_qt_nor_tensorflow():

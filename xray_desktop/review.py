@@ -13,7 +13,7 @@ are tested without Qt (``tests/test_review.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -77,6 +77,45 @@ def gate_result(item: ReviewItem) -> str:
     return "accepted"
 
 
+def wants_reading(confirmed: bool, failed: bool) -> bool:
+    """Whether a study still waits for the reader: not confirmed, and it could be opened."""
+    return not (confirmed or failed)
+
+
+def next_to_read(candidates: Iterable[int], wants: Callable[[int], bool]) -> int:
+    """The study to go to after a confirm: the first of ``candidates`` that ``wants``; -1 if none.
+
+    ``candidates`` are the rows after the confirmed one in the list's view order (the panel's);
+    it is consumed lazily, so a long list is walked only as far as needed.
+    """
+    return next((row for row in candidates if wants(row)), -1)
+
+
+@dataclass(frozen=True)
+class AiDisplay:
+    """What of the AI's answer on one study may be on screen."""
+
+    probability: bool  # the number and its bar
+    label: bool  # the AI label ("not assessed" included) and the agreement with the reader
+    heatmap: bool
+    rates: bool  # sensitivity, specificity, PPV, NPV at the operating point
+
+
+HIDDEN = AiDisplay(False, False, False, False)
+
+
+def ai_display(v: decision.Verdict, read_first: bool = False, impression_saved: bool = False) -> AiDisplay:
+    """What may be shown of verdict ``v``.
+
+    Normal mode: the label and rates always; the probability and heat map only for an assessed
+    study (a refused image's number or map would look like a finding). Read-first mode: nothing
+    until the reader's first impression of the study is saved, then as in normal mode.
+    """
+    if read_first and not impression_saved:
+        return HIDDEN
+    return AiDisplay(probability=v.assessed, label=True, heatmap=v.assessed, rates=True)
+
+
 @dataclass(frozen=True)
 class ModelInForce:
     """The loaded model as a read records it."""
@@ -99,6 +138,8 @@ class ReviewSession:
         self._threshold = 0.5
         self.operating_point = ""  # the preset in force, "" for a threshold the reader set
         self._shown_at: float | None = None
+        self.read_first = False  # AI hidden until a first impression is saved (no GUI for it yet)
+        self.first_impressions: set[Path] = set()  # studies whose first impression is saved
 
     # -- the study on screen ----------------------------------------------------------------
     def select(self, row: int, item: ReviewItem | None) -> None:
@@ -173,6 +214,20 @@ class ReviewSession:
             return decision.Verdict(False)
         return decision.verdict(item.probability, self.threshold, item.gate_accepted, item.gate_reason,
                                 item.out_of_scope)
+
+    def first_impression_saved(self, path: Path) -> None:
+        self.first_impressions.add(path)
+
+    def ai_display(self, v: decision.Verdict, item: ReviewItem | None = None) -> AiDisplay:
+        """What may be shown of ``v`` on ``item`` (default: the study on screen) in this session's mode."""
+        item = item if item is not None else self.item
+        saved = item is not None and item.path in self.first_impressions
+        return ai_display(v, self.read_first, saved)
+
+    def shown_label(self, item: ReviewItem | None = None) -> str:
+        """The AI label the reader may see on ``item`` ("" while it is hidden)."""
+        v = self.verdict(item)
+        return v.label if self.ai_display(v, item).label else ""
 
     # -- drafts -----------------------------------------------------------------------------
     def keep_draft(self, path: Path, draft: Draft) -> None:

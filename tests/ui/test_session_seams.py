@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QMessageBox
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records import StoreError
 from xray_desktop.ui.notify import Notifier
+from xray_desktop.ui.prediction_panel import HIDDEN_TEXT
 from xray_desktop.ui.workers import TrailChecker
 
 UI = Path(__file__).resolve().parents[2] / "xray_desktop" / "ui"
@@ -112,3 +113,18 @@ def test_a_trail_check_that_raises_does_not_stop_the_session_end_check(qtbot):
     assert checker.close(timeout_s=5) and len(calls) == 2
     qtbot.waitUntil(lambda: bool(warnings), timeout=5000)
     assert "could not be checked" in warnings[0] and "RuntimeError" in warnings[0]
+
+
+def test_read_first_hides_the_ai_answer_until_a_first_impression_is_saved(qtbot, make_window, tmp_path):
+    w = make_window()
+    w.session.read_first = True  # no GUI for it yet: the session's flag, ruled by review.ai_display
+    open_and_wait(qtbot, w, [make_folder(tmp_path, levels=(0.8,), broken=0)], 1)
+    select(qtbot, w, 0)
+    p = w.prediction_panel
+    assert p.probability_label.text() == HIDDEN_TEXT and p.ai_label.text() == ""
+    assert p.sensitivity_label.text() == "—" and not w.viewer.view.has_heatmap()
+    assert w.diagnosis_panel._ai_label == ""
+    w.session.first_impression_saved(w.model.rows[0].path)
+    p.set_threshold(0.5)  # any refresh now shows the answer as in normal mode
+    assert p.probability_label.text() != HIDDEN_TEXT and p.ai_label.text() == "AI: Pneumonia"
+    assert p.sensitivity_label.text() != "—"

@@ -86,6 +86,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.list_panel = StudyListPanel(self.model)
         self.viewer = ViewerPanel()
         self.prediction_panel = PredictionPanel()
+        self.prediction_panel.display_rule = self.session.ai_display  # the session's mode decides
         self.model_input_view = ModelInputView()
         self.diagnosis_panel = DiagnosisPanel()
         self.notifier = Notifier(self)  # every message to the user goes through here (ui/notify.py)
@@ -254,7 +255,7 @@ class MainWindow(WindowActions, QMainWindow):
         panel.show_read(r.read, history)
         if draft is not None:
             panel.restore_draft(draft)
-        panel.set_ai_label(self.session.verdict(r).label)
+        panel.set_ai_label(self.session.shown_label(r))
 
     def _show(self, row: int, cached: _Cached) -> None:
         self._cache.move_to_end(cached.study.path)
@@ -270,13 +271,14 @@ class MainWindow(WindowActions, QMainWindow):
         self._prefetch_after(row)
 
     def _show_prediction(self, row: int, p: Prediction) -> None:
-        v = self.session.verdict(self.model.rows[row])
-        # A study without an AI call gets no heat map either: it would look like a finding.
-        self.viewer.set_heatmap(p.heatmap if v.assessed else None, positive=v.label == "PNEUMONIA")
+        r = self.model.rows[row]
+        v = self.session.verdict(r)
+        show = self.session.ai_display(v, r)  # review.ai_display: what of the answer may be on screen
+        self.viewer.set_heatmap(p.heatmap if show.heatmap else None, positive=v.label == "PNEUMONIA")
         self.model_input_view.set_input(p.model_input)
         self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason,
                                              getattr(p, "out_of_scope", ""))
-        self.diagnosis_panel.set_ai_label(v.label)
+        self.diagnosis_panel.set_ai_label(v.label if show.label else "")
         if self.inference.info is not None:
             self.prediction_panel.status_label.setText(
                 f"Model {self.inference.info.card.name} {self.inference.info.version}")

@@ -7,6 +7,7 @@ or a profile itself, and says next to the figures which source they come from.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -26,6 +27,7 @@ from xray_desktop import decision
 from xray_desktop import settings as keys
 from xray_desktop.model.operating_points import CARD, SITE, CardPoints, PointSource, SitePoints, SourcedPoint
 from xray_desktop.model.site_profile import ProfileError
+from xray_desktop.review import AiDisplay, ai_display
 from xray_desktop.ui.roc_chart import RocChart, point_text
 from xray_desktop.ui.threshold_control import ThresholdControl, guard_wheel
 
@@ -34,6 +36,7 @@ PREVALENCE_TEXT = (
     "pediatric ED; change to your site's."
 )
 BAR_STEPS = 1000
+HIDDEN_TEXT = "Hidden until your first impression is saved"
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 
@@ -73,6 +76,8 @@ class PredictionPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        # What of the answer may be shown (review.ai_display); the window hands it the session's.
+        self.display_rule: Callable[[decision.Verdict], AiDisplay] = ai_display
         self.card: Any = None
         self._sources: dict[str, PointSource] = {}
         self._kind = CARD
@@ -346,11 +351,16 @@ class PredictionPanel(QWidget):
         for name, b in self.preset_buttons.items():
             b.setChecked(name == self._op_name)
         v = self.verdict()
+        show = self.display_rule(v)
         withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
         self.gate_label.setVisible(bool(withheld) and self._probability is not None)
         self.gate_label.setText(f"No AI call: {withheld}." if withheld else "")
         if self._probability is None or self.card is None:
             self.probability_label.setText("—")
+            self.probability_bar.setValue(0)
+            self.ai_label.setText("")
+        elif not show.label:  # read-first: nothing of the answer until the first impression is saved
+            self.probability_label.setText(HIDDEN_TEXT)
             self.probability_bar.setValue(0)
             self.ai_label.setText("")
         elif not v.assessed:
@@ -363,8 +373,8 @@ class PredictionPanel(QWidget):
             self.probability_label.setText(decision.format_probability(v.probability))
             self.probability_bar.setValue(round((v.probability or 0.0) * BAR_STEPS))
             self.ai_label.setText("AI: Pneumonia" if v.label == decision.PNEUMONIA else "AI: Normal")
-        self.probability_bar.setVisible(v.assessed or self._probability is None)
-        if self.card is None or not self._sources:
+        self.probability_bar.setVisible(show.probability or self._probability is None)
+        if self.card is None or not self._sources or not show.rates:
             for lab in (self.sensitivity_label, self.specificity_label, self.ppv_label, self.npv_label):
                 lab.setText("—")
             self.roc_point_label.setText("")

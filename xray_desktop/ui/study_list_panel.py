@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from PySide6.QtCore import QEvent, QModelIndex, QSize, QSortFilterProxyModel, Qt, QTimer, Signal, Slot
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from xray_desktop.review import next_to_read
 from xray_desktop.ui.study_list import COLUMN_SORT, ORDER_ROLE, SORT_ROLES, Index, Status, StudyListModel
 
 THUMB_REFRESH_MS = 30
@@ -197,18 +198,18 @@ class StudyListPanel(QWidget):
         pos = self._view_pos(row)
         return self._source_at(pos + 1) if 0 <= pos < self.proxy.rowCount() - 1 else -1
 
+    def rows_after(self, row: int) -> Iterator[int]:
+        """Source rows after ``row`` in view order, wrapping round, never ``row`` itself (lazily)."""
+        n, pos = self.proxy.rowCount(), self._view_pos(row)
+        positions = ((pos + 1 + i) % n for i in range(n - 1)) if pos >= 0 else iter(range(n))
+        return (self._source_at(p) for p in positions)
+
     def next_row_where(self, row: int, wanted: Callable[[int], bool]) -> int:
         """The first source row after ``row`` in view order, wrapping round, with ``wanted(row)``; -1 if none.
 
         Walks only as far as it must: confirming a study in a list of thousands stays O(1).
         """
-        n, pos = self.proxy.rowCount(), self._view_pos(row)
-        candidates = ((pos + 1 + i) % n for i in range(n - 1)) if pos >= 0 else iter(range(n))
-        for p in candidates:
-            src = self._source_at(p)
-            if wanted(src):
-                return src
-        return -1
+        return next_to_read(self.rows_after(row), wanted)
 
     def rows_near_screen(self, margin: int = THUMB_MARGIN_ROWS) -> list[int]:
         """Source rows on screen, plus ``margin`` rows either side, in view order."""

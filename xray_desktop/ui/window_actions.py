@@ -20,7 +20,7 @@ from xray_desktop.domain import Diagnosis, WorkerFailure
 from xray_desktop.records import StoreError, dialect
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
-from xray_desktop.review import NotReady, ReviewSession, form_problem
+from xray_desktop.review import NotReady, ReviewSession, form_problem, wants_reading
 from xray_desktop.ui.dialogs import (
     ExportDialog,
     ReviewerDialog,
@@ -171,8 +171,7 @@ class WindowActions:
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
         # The next study to read, in the order on screen before this one's new status re-sorts it.
-        nxt = self.list_panel.next_row_where(
-            row, lambda cand: self.model.rows[cand].status not in (Status.CONFIRMED, Status.ERROR))
+        nxt = self.list_panel.next_row_where(row, self._wants_reading)  # the session's rule, the panel's order
         if read.study_key != r.key:  # the store found the UID taken by other content meanwhile
             r.key, r.warning = read.study_key, COLLISION_WARNING
         r.read, r.status = read, Status.CONFIRMED
@@ -194,6 +193,10 @@ class WindowActions:
             who = sorted({self.model.rows[row].read.reviewer for row in rows})
             self.notifier.notify(f"{len(rows)} stud{'y' if len(rows) == 1 else 'ies'} confirmed on another "
                                  f"workstation ({', '.join(who)})", 5000)
+
+    def _wants_reading(self, row: int) -> bool:
+        status = self.model.rows[row].status
+        return wants_reading(confirmed=status == Status.CONFIRMED, failed=status == Status.ERROR)
 
     def _go_to_next_unconfirmed(self, row: int, nxt: int) -> None:
         if nxt >= 0:
@@ -258,7 +261,7 @@ class WindowActions:
         self._set_model_setting(keys.THRESHOLD, threshold)
         if self.session.row >= 0:
             label = self.session.verdict().label
-            self.diagnosis_panel.set_ai_label(label)
+            self.diagnosis_panel.set_ai_label(self.session.shown_label())
             self.viewer.set_heatmap_positive(label == "PNEUMONIA")
 
     @Slot(str)
