@@ -22,6 +22,19 @@ REQUIRED = ("name", "version", "file", "sha256", "input", "calibration", "roc", 
             "default_operating_point")
 
 
+def read_json_object(path: Path, what: str, error: type[Exception]) -> dict[str, Any]:
+    """The JSON object in ``path`` (a model card, a site profile); ``error`` with one line otherwise."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise error(f"no {what} at {path}") from None
+    except (OSError, ValueError) as exc:
+        raise error(f"{what} {path.name} is unreadable: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path.name} is not a {what} (not a JSON object)")
+    return data
+
+
 class ModelCard:
     """A parsed ``model_card.json``; read-only.
 
@@ -47,14 +60,7 @@ class ModelCard:
     def load(cls, model_dir: Path) -> ModelCard:
         """Read and validate ``model_dir/model_card.json``."""
         path = Path(model_dir) / CARD_FILE
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise CardError(f"no model card at {path}") from None
-        except (OSError, ValueError) as exc:
-            raise CardError(f"model card {path.name} is unreadable: {exc}") from None
-        if not isinstance(data, dict):
-            raise CardError("model card is not a JSON object")
+        data = read_json_object(path, "model card", CardError)
         try:
             return cls(data, path)
         except (KeyError, TypeError, ValueError) as exc:

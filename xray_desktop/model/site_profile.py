@@ -26,6 +26,7 @@ import numpy as np
 
 from xray_desktop import settings
 from xray_desktop.decision import RocTable
+from xray_desktop.model.card import read_json_object
 
 FORMAT = "xray-desktop-site-profile"
 FORMAT_VERSION = 1
@@ -84,14 +85,7 @@ class SiteProfile:
     def load(cls, path: Path) -> SiteProfile:
         """Read and validate a profile file."""
         path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ProfileError(f"no site profile at {path}") from None
-        except (OSError, ValueError) as exc:
-            raise ProfileError(f"site profile {path.name} is unreadable: {exc}") from None
-        if not isinstance(data, dict):
-            raise ProfileError(f"{path.name} is not a site profile (not a JSON object)")
+        data = read_json_object(path, "site profile", ProfileError)
         try:
             return cls(data, path)
         except (KeyError, TypeError, ValueError) as exc:

@@ -13,13 +13,14 @@ from xray_desktop.model import metrics
 from xray_desktop.model.card import CARD_FILE
 from xray_desktop.model.gate import OodModel
 from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
-from xray_desktop.training.card_text import render_markdown
 from xray_desktop.training.finalize import (
     GATE_FILE,
     INTENDED_AGE_NOTE,
     INTENDED_AGE_YEARS,
     MODEL_FILE,
     card_header,
+    probe_rejection,
+    write_card,
 )
 from xray_desktop.training.probes import make_probes, reference_image
 from xray_desktop.training.repick import (
@@ -250,15 +251,13 @@ def write_ensemble(
     for name, studies in make_probes(data_dir, val, seed=1234).items():
         _, accepted = score(clf, studies)
         probe_results[name] = {"n": len(accepted), "rejected": float(np.mean(~accepted))}
-    all_rejected = sum(r["rejected"] * r["n"] for r in probe_results.values())
     card["gate"].update(
         validation_acceptance=float(np.mean(gate_clean)),
         stressed_validation_acceptance=float(np.mean(gate_stressed)),
-        probe_rejection=float(all_rejected / sum(r["n"] for r in probe_results.values())),
+        probe_rejection=probe_rejection(probe_results),
         probes=probe_results,
     )
-    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
-    (out_dir / "MODEL_CARD.md").write_text(render_markdown(card))
+    write_card(out_dir, card)
     log(f"clean AUC {validation['auc']['value']:.4f}, stressed AUC {stressed['auc']['value']:.4f}; default op "
         f"{ops[DEFAULT_OPERATING_POINT]}; gate accepts {card['gate']['validation_acceptance']:.3f} of val "
         f"({card['gate']['stressed_validation_acceptance']:.3f} stressed), rejects "

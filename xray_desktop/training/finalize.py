@@ -29,6 +29,18 @@ INTENDED_AGE_NOTE = ("in scope from the 1st to the 6th birthday (aged 1-5 years)
 
 
 
+def probe_rejection(probe_results: dict[str, dict[str, Any]]) -> float:
+    """The share of all probe images the gate rejected (``{name: {"n", "rejected"}}``)."""
+    rejected = sum(r["rejected"] * r["n"] for r in probe_results.values())
+    return float(rejected / sum(r["n"] for r in probe_results.values()))
+
+
+def write_card(out_dir: Path, card: dict[str, Any]) -> None:
+    """Write ``model_card.json`` and the Markdown card rendered from it."""
+    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
+    (out_dir / "MODEL_CARD.md").write_text(render_markdown(card))
+
+
 def card_header(name: str, version: str, model_path: Path) -> dict[str, Any]:
     """The card entries every model writes alike: spec version, identity, file hash, input."""
     return {
@@ -228,14 +240,9 @@ def write_artifacts(
     for name, studies in make_probes(data_dir, val, seed=cfg.seed).items():
         rejected = [not p.gate.accepted for p in clf.predict_many(studies, heatmap=False)]
         probe_results[name] = {"n": len(rejected), "rejected": float(np.mean(rejected))}
-    all_rejected = sum(r["rejected"] * r["n"] for r in probe_results.values())
-    card["gate"].update(
-        validation_acceptance=float(np.mean(val_gate)),
-        probe_rejection=float(all_rejected / sum(r["n"] for r in probe_results.values())),
-        probes=probe_results,
-    )
-    (out_dir / CARD_FILE).write_text(json.dumps(card, indent=1))
-    (out_dir / "MODEL_CARD.md").write_text(render_markdown(card))
+    card["gate"].update(validation_acceptance=float(np.mean(val_gate)), probe_rejection=probe_rejection(probe_results),
+                        probes=probe_results)
+    write_card(out_dir, card)
     log(f"validation AUC {validation['auc']['value']:.4f}; default op {ops[default]}; "
         f"gate accepts {card['gate']['validation_acceptance']:.3f} of val, rejects "
         f"{card['gate']['probe_rejection']:.3f} of probes")

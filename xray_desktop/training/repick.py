@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from xray_desktop.model import metrics
-from xray_desktop.training.finalize import INTENDED_AGE_NOTE, INTENDED_AGE_YEARS, bootstrap_ci
+from xray_desktop.training.finalize import (
+    INTENDED_AGE_NOTE,
+    INTENDED_AGE_YEARS,
+    bootstrap_ci,
+    probe_rejection,
+    write_card,
+)
 
 MIN_STRESSED_SPECIFICITY = 0.99
 HIGH_SENSITIVITY_TARGET = 0.99
@@ -177,9 +183,8 @@ def _measure(model_dir: Path, data_dir: Path, log: Any) -> tuple[Any, ...]:
     for name, probe in make_probes(data_dir, val, seed=1234).items():  # the card writer's probes
         _, accepted = score(clf, probe)
         probes[name] = {"n": len(accepted), "rejected": float(np.mean(~accepted))}
-    n = sum(r["n"] for r in probes.values())
     gate = {"validation_acceptance": float(gc.mean()), "stressed_validation_acceptance": float(gs.mean()),
-            "probe_rejection": float(sum(r["rejected"] * r["n"] for r in probes.values()) / n), "probes": probes}
+            "probe_rejection": probe_rejection(probes), "probes": probes}
     groups = [e.patient for e in val]
     return yc, pc, np.repeat(yc, STRESS_VARIANTS), ps, groups, list(np.repeat(groups, STRESS_VARIANTS)), gate
 
@@ -195,7 +200,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     from xray_desktop.model.card import CARD_FILE
     from xray_desktop.model.spec import ModelSpec
-    from xray_desktop.training.card_text import render_markdown
 
     card_path = args.model_dir / CARD_FILE
     try:
@@ -217,8 +221,7 @@ def main(argv: list[str] | None = None) -> int:
     new = rewrite_card(card, yc, pc, ys, ps, groups, sgroups, args.min_stressed_specificity, command)
     new["gate"].update(gate)
     ModelSpec.from_card(new)  # the runtime's schema check, before anything is written
-    card_path.write_text(json.dumps(new, indent=1))
-    (args.model_dir / "MODEL_CARD.md").write_text(render_markdown(new))
+    write_card(args.model_dir, new)
     d = new["operating_points"][DEFAULT_OPERATING_POINT]
     print(f"default {DEFAULT_OPERATING_POINT}: threshold {d['threshold']:.4f}; stressed sens/spec "
           f"{d['stressed_sensitivity']:.3f}/{d['stressed_specificity']:.3f}, clean "
