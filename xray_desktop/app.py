@@ -82,7 +82,7 @@ def run(paths: list[str]) -> int:
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from xray_desktop import settings
-    from xray_desktop.records import Store, StoreError
+    from xray_desktop.records import Store, StoreError, dialect
     from xray_desktop.ui.main_window import MainWindow
     from xray_desktop.ui.notify import install_excepthooks
     from xray_desktop.ui.settings_store import SettingsStore
@@ -103,23 +103,31 @@ def run(paths: list[str]) -> int:
         app.setWindowIcon(QIcon(str(icon_path(256))))
     apply_dark_theme(app)  # type: ignore[arg-type]
     prefs = SettingsStore()
+    store, offline = None, ""
     try:
-        store = Store.open(database_setting(prefs))
+        location = dialect.parse_location(database_setting(prefs) or settings.db_location())
+        store = Store.open(location)
     except StoreError as exc:
         # Never fall back to a fresh database: reads would silently go somewhere else.
         log.error("reads database unavailable: %s", exc)
-        QMessageBox.critical(None, "Reads database unavailable",
-                             f"The database of confirmed reads could not be opened:\n\n{exc}\n\n"
-                             "Nothing was changed. Fix the problem (or set XRAY_DESKTOP_DB) and restart.")
-        return 1
-    window = MainWindow(settings=prefs, store=store, classifier_factory=_load_classifier)
+        if not dialect.is_url(database_setting(prefs) or settings.db_location()):
+            QMessageBox.critical(None, "Reads database unavailable",
+                                 f"The database of confirmed reads could not be opened:\n\n{exc}\n\n"
+                                 "Nothing was changed. Fix the problem (or set XRAY_DESKTOP_DB) and restart.")
+            return 1
+        offline = str(exc)  # department mode, server down: a viewer that retries (ui/viewer_only.py)
+    window = MainWindow(settings=prefs, store=store, classifier_factory=_load_classifier,
+                        reconnect_to=location if offline else None, offline_reason=offline)
     # No console in the windowed launcher: uncaught errors are logged and shown, not lost on stderr.
     restore_hooks = install_excepthooks(window.notifier)
     window.show()
     # The start-up check runs on the trail-check thread; a broken trail is shown when it is found.
-    trail = window.trail_checker = TrailChecker(store.path, window)
+    trail = window.trail_checker = TrailChecker(location, window)
     trail.broken.connect(lambda text: _show_trail_warning(window, text))
-    trail.check()
+    if store is not None:
+        trail.check()
+    else:
+        window.store_attached.connect(lambda _store: trail.check())
     QTimer.singleShot(0, window.ensure_reviewer)
     if paths:
         QTimer.singleShot(0, lambda: window.open_paths(list(paths)))
@@ -132,7 +140,9 @@ def run(paths: list[str]) -> int:
     finally:
         restore_hooks()
         window.shutdown()  # every read committed; the trail check goes on
-        trail.check(report=False)  # session end: advance this database's anchor (logged if broken)
+        if window.store is not None:
+            trail.check(report=False)  # session end: advance this database's anchor (logged if broken)
         if not trail.close(timeout_s=60):
             log.warning("the session-end audit trail check did not finish in 60 s")
-        store.close()
+        if window.store is not None:
+            window.store.close()

@@ -47,6 +47,7 @@ class PgServer:
     port: int
     user: str | None  # the OS user it runs as (None: this process's user)
     startup_s: float
+    options: str = ""  # the server options it was started with (``resume`` reuses them)
 
     def url(self, dbname: str = "postgres", *, user: str = "postgres", password: str = PASSWORD) -> str:
         return f"postgresql://{user}:{password}@127.0.0.1:{self.port}/{dbname}"
@@ -54,6 +55,15 @@ class PgServer:
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         cmd = list(args) if self.user is None else ["runuser", "-u", self.user, "--", *args]
         return subprocess.run(cmd, check=check, capture_output=True, text=True, timeout=120)
+
+    def halt(self) -> None:
+        """Stop the server but keep its data: a server that went down (``resume`` starts it again)."""
+        self._run(find_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "fast", "-w", "stop")
+
+    def resume(self) -> None:
+        """Start a halted server again, on the same port with the same data."""
+        self._run(find_bin("pg_ctl"), "-D", str(self.root / "data"), "-l", str(self.root / "log"), "-o",
+                  self.options, "-w", "-t", "60", "start")
 
     def stop(self) -> None:
         self._run(find_bin("pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate", "-w", "stop", check=False)
@@ -66,7 +76,7 @@ def start(*, durable: bool = False) -> PgServer:
     Tests run with ``fsync=off`` (fast; they kill clients, never the machine); ``durable``
     keeps the server's defaults (fsync, synchronous_commit on), as for the measurements.
     """
-    initdb, pg_ctl = find_bin("initdb"), find_bin("pg_ctl")
+    initdb = find_bin("initdb")
     t0 = time.monotonic()
     user: str | None = None
     root = Path(tempfile.mkdtemp(prefix="xdpg-"))  # short: unix socket paths are limited to ~107 bytes
@@ -88,7 +98,8 @@ def start(*, durable: bool = False) -> PgServer:
                     "--no-locale", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync")
         opts = (f"-c listen_addresses=127.0.0.1 -c port={server.port} -c unix_socket_directories={root} "
                 "-c max_connections=60" + ("" if durable else " -c fsync=off -c full_page_writes=off"))
-        server._run(pg_ctl, "-D", str(root / "data"), "-l", str(root / "log"), "-o", opts, "-w", "-t", "60", "start")
+        server.options = opts
+        server.resume()
     except subprocess.CalledProcessError as exc:
         log = (root / "log").read_text(errors="replace")[-2000:] if (root / "log").exists() else ""
         server.stop()

@@ -311,6 +311,21 @@ def test_verify_detects_rehashed_row(db_path: Path) -> None:
     assert (result.ok, result.first_broken_id) == (False, 3)
 
 
+def test_verify_reads_the_chain_page_by_page(db_location, db_path: Path, monkeypatch) -> None:
+    """verify holds one page of rows at a time (psycopg fetches a whole result), across page ends."""
+    monkeypatch.setattr(Store, "VERIFY_PAGE", 3)
+    with Store.open(db_location) as s:
+        s.add_reads(make_input(study_key=f"k{i}") for i in range(10))
+        whole = s.verify()
+        assert (whole.ok, whole.checked, whole.head_id) == (True, 10, 10)
+    if db_location != db_path:
+        return  # tampering needs the triggers dropped: done on the SQLite file
+    _tamper(db_path, "UPDATE reads SET other_finding = 'x' WHERE id = 8")  # in the third page
+    with Store.open(db_path) as s:
+        result = s.verify()
+    assert (result.ok, result.first_broken_id, result.checked) == (False, 8, 8)
+
+
 def test_verify_empty(store: Store) -> None:
     result = store.verify()
     assert (result.ok, result.checked, result.first_broken_id) == (True, 0, None)

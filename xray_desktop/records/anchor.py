@@ -153,7 +153,7 @@ def check_and_advance(store: Store) -> VerifyResult:
     return result
 
 
-def session_check(db_path: Path) -> str:
+def session_check(db_path: Path | str) -> str:
     """:func:`check_and_advance` on a connection of its own; "" when the trail holds, else the reader's warning.
 
     Opens its own connection so it can run on any thread (the GUI runs it on ``trail-check``).

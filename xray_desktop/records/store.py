@@ -35,6 +35,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from time import monotonic, sleep
 from types import TracebackType
+from typing import Any
 
 from xray_desktop import settings
 from xray_desktop.domain import Diagnosis
@@ -413,7 +414,7 @@ class Store:
         """
         prev, checked, rid = GENESIS, 0, 0
         with _sqlite_errors():
-            for row in self.conn.execute("SELECT * FROM reads ORDER BY id"):
+            for row in self._pages("SELECT * FROM reads WHERE id > ? ORDER BY id LIMIT ?"):
                 checked += 1
                 rid = row["id"]
                 if row["prev_hash"] != prev:
@@ -433,6 +434,19 @@ class Store:
                 prev = row["row_hash"]
         log.info("reads chain verified: %d reads intact", checked)
         return VerifyResult(True, checked, None, f"{checked} reads checked; the chain is intact", rid, prev)
+
+
+    VERIFY_PAGE = 5000  # rows held at once: psycopg fetches a whole result into memory
+
+    def _pages(self, sql: str) -> Iterator[Any]:
+        """Rows of ``sql`` (``id > ? ... LIMIT ?``) page by page, in id order."""
+        after = -1
+        while True:
+            page = self.conn.execute(sql, (after, self.VERIFY_PAGE)).fetchall()
+            yield from page
+            if len(page) < self.VERIFY_PAGE:
+                return
+            after = page[-1]["id"]
 
 
 def _to_read(row: sqlite3.Row | dict[str, object]) -> Read:

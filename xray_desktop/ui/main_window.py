@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QApplication,
@@ -40,6 +40,7 @@ from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
+from xray_desktop.ui.viewer_only import start_viewer_only
 from xray_desktop.ui.viewer_panel import ViewerPanel
 from xray_desktop.ui.window_actions import WindowActions
 from xray_desktop.ui.workers import (
@@ -66,9 +67,11 @@ class _Cached:
 class MainWindow(WindowActions, QMainWindow):
     """Wires the work list, viewer, AI panel and diagnosis panel to the workers and the store."""
 
+    store_attached = Signal(object)  # a viewer-only window reached its database (ui/viewer_only.py)
+
     def __init__(self, settings: SettingsStore, store: Any,
                  classifier_factory: Callable[[], ClassifierLike] | None,
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, *, reconnect_to: Any = None, offline_reason: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("X-ray review")
         self.setAcceptDrops(True)
@@ -107,6 +110,9 @@ class MainWindow(WindowActions, QMainWindow):
         if self.reads_watch is not None:  # reads confirmed on other workstations (department mode)
             self.reads_watch.arrived.connect(self.on_reads_arrived)
             self.reads_watch.start()
+        self.store_link: Any = None
+        if store is None and reconnect_to is not None:  # its server is down: a viewer until it answers
+            start_viewer_only(self, reconnect_to, offline_reason)
 
     # -- construction ---------------------------------------------------------------------
     def _build_layout(self) -> None:
@@ -390,6 +396,8 @@ class MainWindow(WindowActions, QMainWindow):
             self.site_window.shutdown()
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
+        if self.store_link is not None:
+            self.store_link.stop()
         if self.reads_watch is not None:
             self.reads_watch.stop()
         self.batch.shutdown()

@@ -32,6 +32,7 @@ from xray_desktop.ui.dialogs import (
 from xray_desktop.ui.reads_watch import apply_arrived
 from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
+from xray_desktop.ui.viewer_only import refusal
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class WindowActions:
     _cache: Any
     model_status: Any
     discard_drafts_provider: Any
+    store_link: Any  # ui/viewer_only.py: retrying the reads database (None when it is attached)
 
     def ensure_reviewer(self) -> str:
         """The reviewer's name, asking for it once when it is not set."""
@@ -147,6 +149,11 @@ class WindowActions:
     def confirm(self) -> bool:
         """Save the read now (committed before anything else happens) and go to the next study."""
         row, panel = self.session.row, self.diagnosis_panel
+        if row >= 0 and panel.isEnabled() and self.saver is None and self.store_link is not None:
+            self.notifier.notify(refusal(self), 0, dialog=True, title="Diagnosis not saved",
+                                 log_text="confirm refused: viewer only, reads database unreachable",
+                                 level=logging.WARNING)
+            return False
         if row < 0 or not panel.isEnabled() or self.saver is None or self.saver.saving:  # one save at a time
             return False
         draft = panel.state()
@@ -328,6 +335,9 @@ class WindowActions:
             dlg = ExportDialog(self.settings.get(keys.LAST_DIR), self)
             opts = dlg.options() if dlg.exec() else None
         if opts is None:
+            return None
+        if self.store is None:
+            self.notifier.notify("Export failed: no reads database is open (viewer only)", 10000)
             return None
         try:
             result = export_reads(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)

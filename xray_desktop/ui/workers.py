@@ -449,10 +449,10 @@ class TrailChecker(QObject):
     broken = Signal(str)  # the reader's warning from a reported check; emitted on the GUI thread
     _found = Signal(str)  # emitted on the trail-check thread, delivered queued to _relay
 
-    def __init__(self, db_path: Path, parent: QObject | None = None,
-                 check: Callable[[Path], str] = session_check) -> None:
+    def __init__(self, db_path: Path | str, parent: QObject | None = None,
+                 check: Callable[[Path | str], str] = session_check) -> None:
         super().__init__(parent)
-        self._path, self._check = Path(db_path), check
+        self._path, self._check = db_path, check  # a str may be a postgresql:// URL: Path() would mangle it
         self._found.connect(self._relay)  # this object lives on the GUI thread: the emit is queued
         self._queue: queue.Queue[bool | None] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="trail-check", daemon=True)
