@@ -34,7 +34,7 @@ def start_viewer_only(win: Any, location: Any, reason: str) -> None:
     link.start()
     win.notifier.message_box(
         "Reads database unreachable",
-        f"The reads database {dialect.describe(location)} could not be opened:\n\n{reason}\n\n"
+        f"The reads database could not be opened:\n\n{reason}\n\n"
         "This workstation works as a viewer (studies and the AI), but diagnoses cannot be saved "
         f"until the database answers again. It is retried every {link.interval_s:.0f} s; nothing "
         "is lost meanwhile.", warning=True)
