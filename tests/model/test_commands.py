@@ -130,6 +130,18 @@ def test_selftest_passes_and_fails_clearly(tiny_dir, tmp_path, capsys):
     assert "selftest FAILED: reference logit" in capsys.readouterr().err
 
 
+def test_selftest_checks_the_department_and_network_libraries(tiny_dir, capsys, monkeypatch):
+    """A frozen bundle without psycopg's libpq (or pynetdicom/highdicom) fails its selftest."""
+    import sys
+
+    assert main(["selftest", "--model-dir", str(tiny_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "psycopg 3." in out and "libpq" in out and "pynetdicom" in out and "highdicom" in out
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if the bundle lacked it
+    assert main(["selftest", "--model-dir", str(tiny_dir)]) == 1
+    assert "selftest FAILED: a bundled library does not load: ModuleNotFoundError" in capsys.readouterr().err
+
+
 def test_version_and_help(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])

@@ -266,11 +266,34 @@ def run_selftest(args: argparse.Namespace) -> int:
     if pred.heatmap is None or float(pred.heatmap.std()) == 0.0:
         print("selftest FAILED: heat map is empty or constant", file=sys.stderr)
         return 1
+    libraries = _library_check()
+    if libraries.startswith("FAILED"):
+        print(f"selftest {libraries}", file=sys.stderr)
+        return 1
     members = len(ref.get("member_logits", [])) or 1
     print(f"selftest passed: {clf.card.name} {clf.version} ({members} member{'s' * (members > 1)}, "
           f"sha256 {clf.sha256[:12]}…), reference "
-          f"probability {pred.probability:.6f} (card {expected:.6f}), {time.perf_counter() - t0:.1f} s")
+          f"probability {pred.probability:.6f} (card {expected:.6f}), {time.perf_counter() - t0:.1f} s; "
+          f"{libraries}")
     return 0
+
+
+def _library_check() -> str:
+    """The department-mode and DICOM-network libraries import (a frozen bundle may lack one).
+
+    psycopg must find a libpq: its binary wheel's (bundled) or the system's.
+    """
+    try:
+        import highdicom
+        import psycopg
+        import pynetdicom
+
+        impl = psycopg.pq.__impl__  # loads libpq: "binary", "c" or "python" (ctypes + system libpq)
+    except Exception as exc:  # noqa: BLE001 - any import failure is the finding
+        return f"FAILED: a bundled library does not load: {type(exc).__name__}: {exc}"
+    libpq = psycopg.pq.version()  # e.g. 160004 for 16.4
+    return (f"psycopg {psycopg.__version__} ({impl}, libpq {libpq // 10000}.{libpq % 10000}), "
+            f"pynetdicom {pynetdicom.__version__}, highdicom {highdicom.__version__}")
 
 
 def run_model_trust(args: argparse.Namespace) -> int:

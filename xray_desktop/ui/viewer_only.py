@@ -14,7 +14,6 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from xray_desktop.records import dialect
 from xray_desktop.ui.reads_watch import ReadsWatcher, StoreConnector, apply_arrived
 
 log = logging.getLogger(__name__)
