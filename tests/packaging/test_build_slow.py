@@ -27,5 +27,6 @@ def test_build_script_builds_a_bundle_whose_selftest_passes() -> None:
                             capture_output=True, text=True, timeout=3500)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert "selftest passed" in result.stdout
+    assert "psycopg 3." in result.stdout and "pynetdicom" in result.stdout  # department mode, PACS
     bundle = REPO / "dist" / "xray-desktop"
     assert (bundle / "xray-desktop").is_file() and (bundle / "xray-desktop-cli").is_file()
