@@ -15,6 +15,7 @@ from xray_desktop.review import (
     NotReady,
     adjudication_input,
     adjudication_problem,
+    calls_summary,
     changed_after_ai,
     second_look,
 )
@@ -112,3 +113,15 @@ def test_adjudication_input_supersedes_and_keeps_the_ai_call(tmp_path: Path) -> 
             latest.ai_probability, latest.ai_label, latest.threshold, latest.model_sha256)
         stored = store.add_read(adj)
         assert store.latest_for(latest.study_key).id == stored.id and store.verify().ok
+
+
+def test_calls_summary_lists_both_calls_and_the_ai(tmp_path: Path) -> None:
+    s = session_on(Item())
+    s.read_first = True
+    with Store.open(tmp_path / "r.sqlite3") as store:
+        s.item.read = store.add_read(s.read_input("dr_a", NORMAL_3))
+        s.item.read = store.add_read(s.read_input("dr_a", PNEUMONIA_4))
+        lines = calls_summary(store.history(s.item.key))
+    assert lines == ["dr_a — first impression, before the AI: Normal (confidence 3)",
+                     "dr_a — final, after the AI: Pneumonia (confidence 4)",
+                     "AI — 80.0 % → Pneumonia at threshold 0.4200 (balanced), as recorded with dr_a's read"]

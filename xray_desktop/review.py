@@ -170,6 +170,24 @@ def adjudication_problem(reviewer: str, history: Iterable[Any]) -> str:
     return ""
 
 
+def calls_summary(history: Iterable[Any]) -> list[str]:
+    """The calls an adjudicator weighs, one line each, oldest first: every reader's first
+    impression and final call, earlier adjudications, and the AI's answer recorded with them."""
+    names = {FIRST_IMPRESSION: "first impression, before the AI", READ_FIRST_FINAL: "final, after the AI",
+             ADJUDICATOR: "adjudication", "": "confirmed read"}
+    lines, ai = [], ""
+    for r in history:
+        dx = r.final_diagnosis.value.capitalize() + (f": {r.other_finding}" if r.other_finding else "")
+        lines.append(f"{r.reviewer} — {names.get(r.role, r.role)}: {dx} (confidence {r.confidence})")
+        if r.ai_label:
+            point = f" ({r.operating_point})" if r.operating_point else ""
+            ai = (f"AI — {decision.format_probability(r.ai_probability)} → {r.ai_label.capitalize()} at threshold "
+                  f"{r.threshold:.4f}{point}, as recorded with {r.reviewer}'s read")
+        elif r.role != FIRST_IMPRESSION and r.gate_result.startswith("rejected"):
+            ai = f"AI — no call ({r.gate_result})"
+    return [*lines, ai or "AI — no AI call recorded"]
+
+
 def adjudication_input(reviewer: str, draft: Draft, latest: Any, time_spent_ms: int = 0) -> ReadInput:
     """The adjudicator's read: the form's call, superseding ``latest``, with the AI's answer it
     carried (the same AI call: probability, threshold, label, model, gate); raises :class:`NotReady`."""
