@@ -155,3 +155,28 @@ def test_second_look_filters_and_adjudication(qtbot, make_window, settings_store
     assert w.model.rows[b].read.id == adj.id and w.model.index(b, 5).data() == "Pneumonia"
     combo.setCurrentIndex(combo.findData("disagree"))
     assert view_order(w.list_panel) == []  # settled: the adjudicated call agrees with the AI
+
+
+def test_a_first_impression_from_an_earlier_session_waits_for_its_final(qtbot, make_window, settings_store, store,
+                                                                       tmp_path):
+    folder = _folder(tmp_path, {"a_high.png": 0.9})
+    w = make_window()
+    w.set_read_first(True)
+    open_and_wait(qtbot, w, [folder], 1)
+    select(qtbot, w, 0)
+    _form(w, Diagnosis.NORMAL, 2)
+    assert w.confirm()
+    w.shutdown()
+    again = make_window()  # a new session (read first is still on: the setting was saved)
+    assert again.session.read_first
+    open_and_wait(qtbot, again, [folder], 1)
+    r = again.model.rows[0]
+    assert r.read.role == FIRST_IMPRESSION and r.status != Status.CONFIRMED and r.probability is not None
+    assert again.model.index(0, 4).data() == "Pneumonia"  # its first impression is stored: the AI shows
+    select(qtbot, again, 0)
+    assert again.diagnosis_panel.confirm_button.text().startswith("Confirm final diagnosis")
+    first_id = r.read.id
+    _form(again, Diagnosis.PNEUMONIA, 4)
+    assert again.confirm()
+    final = store.latest_for(r.key)
+    assert final.role == READ_FIRST_FINAL and final.supersedes == first_id and r.status == Status.CONFIRMED
