@@ -122,6 +122,6 @@ def test_calls_summary_lists_both_calls_and_the_ai(tmp_path: Path) -> None:
         s.item.read = store.add_read(s.read_input("dr_a", NORMAL_3))
         s.item.read = store.add_read(s.read_input("dr_a", PNEUMONIA_4))
         lines = calls_summary(store.history(s.item.key))
-    assert lines == ["dr_a — first impression, before the AI: Normal (confidence 3)",
+    assert lines == ["dr_a — first impression, before the AI: Normal (confidence 3) — superseded",
                      "dr_a — final, after the AI: Pneumonia (confidence 4)",
                      "AI — 80.0 % → Pneumonia at threshold 0.4200 (balanced), as recorded with dr_a's read"]

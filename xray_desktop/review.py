@@ -175,10 +175,12 @@ def calls_summary(history: Iterable[Any]) -> list[str]:
     impression and final call, earlier adjudications, and the AI's answer recorded with them."""
     names = {FIRST_IMPRESSION: "first impression, before the AI", READ_FIRST_FINAL: "final, after the AI",
              ADJUDICATOR: "adjudication", "": "confirmed read"}
+    history = list(history)
     lines, ai = [], ""
-    for r in history:
+    for i, r in enumerate(history):
         dx = r.final_diagnosis.value.capitalize() + (f": {r.other_finding}" if r.other_finding else "")
-        lines.append(f"{r.reviewer} — {names.get(r.role, r.role)}: {dx} (confidence {r.confidence})")
+        later = " — superseded" if i < len(history) - 1 else ""
+        lines.append(f"{r.reviewer} — {names.get(r.role, r.role)}: {dx} (confidence {r.confidence}){later}")
         if r.ai_label:
             point = f" ({r.operating_point})" if r.operating_point else ""
             ai = (f"AI — {decision.format_probability(r.ai_probability)} → {r.ai_label.capitalize()} at threshold "

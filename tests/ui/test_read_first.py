@@ -9,6 +9,7 @@ from __future__ import annotations
 from fakes import write_png
 from helpers import open_and_wait, row_by_name, select, view_order
 from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
 
 from xray_desktop import settings as keys
 from xray_desktop.domain import Diagnosis
@@ -56,6 +57,9 @@ def test_the_ai_stays_hidden_until_the_first_impression_is_stored(qtbot, make_wi
     w.list_panel.set_sort_mode("probability")
     assert view_order(w.list_panel) == [0, 1, 2]  # most suspicious first would put b_high first
     w.list_panel.set_sort_mode("added")
+    select(qtbot, w, row_by_name(w, "c_ood_ct.png"))  # the input gate's refusal is part of the answer too
+    assert w.list_panel.detail.text() == f"c_ood_ct.png — {AI_HIDDEN}"
+    assert w.prediction_panel.gate_label.text() == "" and w.prediction_panel.probability_label.text() == HIDDEN_TEXT
 
     high = row_by_name(w, "b_high.png")
     select(qtbot, w, high)  # the study and its answer (with heat map) arrive; the first impression is not saved
@@ -69,7 +73,7 @@ def test_the_ai_stays_hidden_until_the_first_impression_is_stored(qtbot, make_wi
     assert "AI" in w.diagnosis_panel.agreement_label.text() and "Pneumonia" not in \
         w.diagnosis_panel.agreement_label.text()
     assert w.diagnosis_panel.confirm_button.text().startswith("Save first impression")
-    assert "%" not in w.list_panel.detail.text()
+    assert w.list_panel.detail.text() == f"b_high.png — {AI_HIDDEN}"
 
     _form(w, Diagnosis.NORMAL, 3)
     assert w.confirm()
@@ -143,12 +147,14 @@ def test_second_look_filters_and_adjudication(qtbot, make_window, settings_store
     select(qtbot, w, b)
     seen: list = []
     w.adjudication_provider = lambda calls: seen.append(calls) or (Diagnosis.PNEUMONIA, 5, "", "")
-    assert not w.adjudicate() and not seen
+    QTest.keyClick(w.list_panel.table, Qt.Key.Key_A,
+                   Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)  # Ctrl+Shift+A
+    assert not seen  # the reader themselves: refused before any dialog
     assert "needs another reviewer" in w.statusBar().currentMessage()
     settings_store.set(keys.REVIEWER, "Dr Second")
     before = store.latest_for(w.model.rows[b].key)
     assert w.adjudicate()
-    assert seen and "Dr Test — confirmed read: Normal (confidence 4)" in seen[0][0] and seen[0][-1].startswith("AI —")
+    assert seen and seen[0][0] == "Dr Test — confirmed read: Normal (confidence 4)" and seen[0][-1].startswith("AI —")
     adj = store.latest_for(w.model.rows[b].key)
     assert (adj.role, adj.reviewer, adj.supersedes) == (ADJUDICATOR, "Dr Second", before.id)
     assert adj.final_diagnosis == Diagnosis.PNEUMONIA and adj.ai_label == before.ai_label

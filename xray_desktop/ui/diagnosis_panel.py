@@ -67,6 +67,8 @@ class DiagnosisPanel(QWidget):
         self.note_edit.setPlaceholderText("Note (optional)")
         self.note_edit.setMaximumHeight(70)
         self.agreement_label = QLabel()
+        self.agreement_label.setWordWrap(True)  # the read-first line is long: wrap, never widen the column
+        self.agreement_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.confirm_button = QPushButton("Confirm (Ctrl+Enter)")
         self.confirm_button.setEnabled(False)
         self.hint_label = QLabel()

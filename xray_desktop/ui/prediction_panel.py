@@ -36,7 +36,7 @@ PREVALENCE_TEXT = (
     "pediatric ED; change to your site's."
 )
 BAR_STEPS = 1000
-HIDDEN_TEXT = "Hidden until your first impression is saved"
+HIDDEN_TEXT = "AI hidden"  # read first: the form below says until when (a longer text is cut at this size)
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 

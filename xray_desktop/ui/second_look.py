@@ -42,6 +42,7 @@ class AdjudicationDialog(QDialog):
     def __init__(self, calls: list[str], ai_label: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Adjudicate")
+        self.setMinimumWidth(560)  # the calls and the form's hint need the room (seen cramped under Xvfb)
         self.calls = QLabel("\n".join(calls))
         self.calls.setWordWrap(True)
         self.calls.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -63,6 +64,8 @@ class AdjudicationDialog(QDialog):
             QShortcut(QKeySequence(str(n)), self, lambda n=n: self.form.set_confidence(n))
         for key in ("Ctrl+Return", "Ctrl+Enter"):
             QShortcut(QKeySequence(key), self, self._confirm)
+        # Not the note field (the first in the tab chain): P/N/I/O and 1-5 must reach the shortcuts.
+        buttons.button(QDialogButtonBox.StandardButton.Cancel).setFocus()
 
     def _confirm(self) -> None:
         if not self.form.problem():

@@ -178,6 +178,11 @@ class StudyListModel(QStandardItemModel):
                 DATE_ROLE: f"{r.metadata.study_date if r.metadata else ''}\0{r.order:09d}",
                 FINAL_ROLE: f"{final}\0{r.order:09d}"}
 
+    @staticmethod
+    def status_text(row: StudyRow, shown: bool = True) -> str:
+        """The status as the list shows it: "AI hidden" where it would tell of the AI's answer."""
+        return AI_HIDDEN if not shown and row.status in _AI_STATUSES else row.status.value
+
     def _display(self, row: StudyRow, col: int, shown: bool = True) -> str:
         if col == 0:
             return f"⚠ {row.name} (UID collision)" if row.warning else row.name
@@ -185,7 +190,7 @@ class StudyListModel(QStandardItemModel):
             d = row.metadata.study_date if row.metadata else ""
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
         if col == 2:
-            return AI_HIDDEN if not shown and row.status in _AI_STATUSES else row.status.value
+            return self.status_text(row, shown)
         if not shown and col in (3, 4):
             return ""
         v = row.verdict(self.threshold)

@@ -317,7 +317,7 @@ class StudyListPanel(QWidget):
             self.detail.setText("")
             return
         r = self.model.rows[row]
-        text = f"{r.path.name} — {r.status.value}"
+        text = f"{r.path.name} — {self.model.status_text(r, self.model.ai_shown(r))}"
         if r.error:
             text += f": {r.error}"
         elif r.withheld() and self.model.ai_shown(r):  # the gate's reason is part of the AI's answer
