@@ -124,7 +124,7 @@ SECOND_LOOK = {"all": "All studies", "disagree": "AI and reader disagree", "chan
 
 def is_final(read: Any) -> bool:
     """Whether ``read`` (a records.Read or None) is a confirmed call, not a first impression."""
-    return read is not None and read.role != FIRST_IMPRESSION
+    return read is not None and getattr(read, "role", "") != FIRST_IMPRESSION  # a read-like without role: ordinary
 
 
 def second_look(mode: str, read: Any, key: str, changed_keys: Collection[str]) -> bool:
@@ -326,7 +326,7 @@ class ReviewSession:
         item = item if item is not None else self.item
         if item is None:
             return ""
-        if item.read is not None and item.read.role == FIRST_IMPRESSION:
+        if getattr(item.read, "role", "") == FIRST_IMPRESSION:
             return READ_FIRST_FINAL
         return FIRST_IMPRESSION if self.read_first and item.read is None else ""
 

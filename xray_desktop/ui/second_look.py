@@ -132,7 +132,7 @@ class SecondLookActions:
 
     def final_saved(self, first: Any, final: Any) -> None:
         """A read-first final: the "changed after AI" queue learns whether the call changed."""
-        if first is not None and first.role == FIRST_IMPRESSION and final.role == READ_FIRST_FINAL:
+        if getattr(first, "role", "") == FIRST_IMPRESSION and final.role == READ_FIRST_FINAL:
             keys_ = self.model.changed_keys
             (keys_.add if first.final_diagnosis != final.final_diagnosis else keys_.discard)(final.study_key)
 
