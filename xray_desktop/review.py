@@ -103,6 +103,7 @@ class AiDisplay:
 
 
 HIDDEN = AiDisplay(False, False, False, False)
+_NO_ANSWER = decision.Verdict(False)
 
 
 def ai_display(v: decision.Verdict, read_first: bool = False, impression_saved: bool = False) -> AiDisplay:
@@ -313,12 +314,17 @@ class ReviewSession:
         counts as having its first impression.
         """
         item = item if item is not None else self.item
-        saved = item is not None and (item.read is not None or item.path in self.first_impressions)
-        return ai_display(v, self.read_first, saved)
+        return ai_display(v, self.read_first, item is not None and self._impression_saved(item))
+
+    def _impression_saved(self, item: ReviewItem) -> bool:
+        return item.read is not None or item.path in self.first_impressions
 
     def ai_visible(self, item: ReviewItem) -> bool:
-        """Whether anything of the AI's answer on ``item`` may be shown (False: read first)."""
-        return self.ai_display(decision.Verdict(False), item) != HIDDEN
+        """Whether anything of the AI's answer on ``item`` may be shown (False: read first).
+
+        Asked for every work-list row the list re-copies, so it stays cheap (a few microseconds).
+        """
+        return ai_display(_NO_ANSWER, self.read_first, self._impression_saved(item)) is not HIDDEN  # the constant
 
     def pending_role(self, item: ReviewItem | None = None) -> str:
         """The role the next confirm of ``item`` records: a first impression (read-first mode, no
