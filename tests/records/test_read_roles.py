@@ -50,7 +50,8 @@ def test_a_database_from_before_roles_gains_the_column_with_its_reads_intact(db_
         assert s.add_read(make_input()).role == "" and s.verify().ok
 
 
-def test_an_adjudication_supersedes_by_another_reviewer_and_the_reader_is_refused(store: Store) -> None:
+def test_an_adjudication_supersedes_by_another_reviewer_and_the_reader_is_refused(any_store: Store) -> None:
+    store = any_store  # SQLite and PostgreSQL: the reviewer check is SQL in the store's write transaction
     first = store.add_read(make_input(final_diagnosis=Diagnosis.NORMAL, role=FIRST_IMPRESSION, **NO_AI))
     final = store.add_read(make_input(role=READ_FIRST_FINAL, supersedes=first.id))
     with pytest.raises(InvalidReadError, match="needs another reviewer"):
