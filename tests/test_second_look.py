@@ -125,3 +125,16 @@ def test_calls_summary_lists_both_calls_and_the_ai(tmp_path: Path) -> None:
     assert lines == ["dr_a — first impression, before the AI: Normal (confidence 3) — superseded",
                      "dr_a — final, after the AI: Pneumonia (confidence 4)",
                      "AI — 80.0 % → Pneumonia at threshold 0.4200 (balanced), as recorded with dr_a's read"]
+
+
+@pytest.mark.parametrize("read_first", [False, True])
+@pytest.mark.parametrize("stored", [False, True])
+@pytest.mark.parametrize("in_session", [False, True])
+@pytest.mark.parametrize("gate", [True, False])
+def test_ai_visible_is_ai_display_s_rule(read_first: bool, stored: bool, in_session: bool, gate: bool) -> None:
+    item = Item(read=R(1, "NORMAL") if stored else None, gate_accepted=gate)
+    s = session_on(Item())
+    s.read_first = read_first
+    if in_session:
+        s.first_impression_saved(item.path)
+    assert s.ai_visible(item) is (s.ai_display(s.verdict(item), item) != HIDDEN)

@@ -103,7 +103,6 @@ class AiDisplay:
 
 
 HIDDEN = AiDisplay(False, False, False, False)
-_NO_ANSWER = decision.Verdict(False)
 
 
 def ai_display(v: decision.Verdict, read_first: bool = False, impression_saved: bool = False) -> AiDisplay:
@@ -322,9 +321,11 @@ class ReviewSession:
     def ai_visible(self, item: ReviewItem) -> bool:
         """Whether anything of the AI's answer on ``item`` may be shown (False: read first).
 
-        Asked for every work-list row the list re-copies, so it stays cheap (a few microseconds).
+        Asked for every work-list row the list re-copies, so it is ``ai_display``'s rule written
+        out (hidden only in read-first mode before the first impression; a test checks they agree)
+        rather than a call that builds an ``AiDisplay`` per row.
         """
-        return ai_display(_NO_ANSWER, self.read_first, self._impression_saved(item)) is not HIDDEN  # the constant
+        return not self.read_first or self._impression_saved(item)
 
     def pending_role(self, item: ReviewItem | None = None) -> str:
         """The role the next confirm of ``item`` records: a first impression (read-first mode, no
