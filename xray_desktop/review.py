@@ -13,7 +13,7 @@ are tested without Qt (``tests/test_review.py``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from xray_desktop import decision
 from xray_desktop.domain import Diagnosis, StudyMetadata
 from xray_desktop.records import ReadInput
+from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL
 
 # The diagnosis form's values: (diagnosis, confidence, other finding as typed, note as typed).
 Draft = tuple[Diagnosis | None, int | None, str, str]
@@ -116,6 +117,92 @@ def ai_display(v: decision.Verdict, read_first: bool = False, impression_saved: 
     return AiDisplay(probability=v.assessed, label=True, heatmap=v.assessed, rates=True)
 
 
+# -- the second look (issue #12 item 4) ----------------------------------------------------
+# Work-list filters: key -> the text the list shows.
+SECOND_LOOK = {"all": "All studies", "disagree": "AI and reader disagree", "changed": "Changed after AI"}
+
+
+def is_final(read: Any) -> bool:
+    """Whether ``read`` (a records.Read or None) is a confirmed call, not a first impression."""
+    return read is not None and getattr(read, "role", "") != FIRST_IMPRESSION  # a read-like without role: ordinary
+
+
+def second_look(mode: str, read: Any, key: str, changed_keys: Collection[str]) -> bool:
+    """Whether a study with latest read ``read`` belongs in the work-list filter ``mode``.
+
+    "disagree": the latest confirmed call against the AI label recorded with it (the label at
+    the threshold in force when it was read). "changed": the study's key is in
+    ``changed_keys`` (``changed_after_ai``: the read-first final differs from the first impression).
+    """
+    if mode == "disagree":
+        return is_final(read) and decision.agreement(read.final_diagnosis, read.ai_label) == decision.DISAGREE
+    if mode == "changed":
+        return bool(key) and key in changed_keys
+    return True
+
+
+def changed_after_ai(reads: Iterable[Any]) -> set[str]:
+    """Study keys whose read-first final differs from the first impression it superseded."""
+    reads = list(reads)
+    firsts = {r.id: r for r in reads if r.role == FIRST_IMPRESSION}
+    out: set[str] = set()
+    for r in reads:  # id order: a later final of the same study decides
+        first = firsts.get(r.supersedes) if r.role == READ_FIRST_FINAL else None
+        if first is not None:
+            (out.add if first.final_diagnosis != r.final_diagnosis else out.discard)(r.study_key)
+    return out
+
+
+def adjudication_problem(reviewer: str, history: Iterable[Any]) -> str:
+    """Why ``reviewer`` may not adjudicate a study with these reads ("" when they may).
+
+    Adjudication is a second reviewer's call: whoever made a non-adjudicator read of the study
+    (first impression, final or ordinary read) is refused; the store checks the same rule.
+    """
+    history = list(history)
+    if not any(is_final(r) for r in history):
+        return "Adjudication is for a confirmed study: it has no confirmed read yet"
+    if not reviewer.strip():
+        return "Enter your name to adjudicate (File → Change reviewer…)"
+    if any(r.reviewer == reviewer and r.role != ADJUDICATOR for r in history):
+        return (f"{reviewer} read this study: adjudication needs another reviewer "
+                "(File → Change reviewer… first)")
+    return ""
+
+
+def calls_summary(history: Iterable[Any]) -> list[str]:
+    """The calls an adjudicator weighs, one line each, oldest first: every reader's first
+    impression and final call, earlier adjudications, and the AI's answer recorded with them."""
+    names = {FIRST_IMPRESSION: "first impression, before the AI", READ_FIRST_FINAL: "final, after the AI",
+             ADJUDICATOR: "adjudication", "": "confirmed read"}
+    history = list(history)
+    lines, ai = [], ""
+    for i, r in enumerate(history):
+        dx = r.final_diagnosis.value.capitalize() + (f": {r.other_finding}" if r.other_finding else "")
+        later = " — superseded" if i < len(history) - 1 else ""
+        lines.append(f"{r.reviewer} — {names.get(r.role, r.role)}: {dx} (confidence {r.confidence}){later}")
+        if r.ai_label:
+            point = f" ({r.operating_point})" if r.operating_point else ""
+            ai = (f"AI — {decision.format_probability(r.ai_probability)} → {r.ai_label.capitalize()} at threshold "
+                  f"{r.threshold:.4f}{point}, as recorded with {r.reviewer}'s read")
+        elif r.role != FIRST_IMPRESSION and r.gate_result.startswith("rejected"):
+            ai = f"AI — no call ({r.gate_result})"
+    return [*lines, ai or "AI — no AI call recorded"]
+
+
+def adjudication_input(reviewer: str, draft: Draft, latest: Any, time_spent_ms: int = 0) -> ReadInput:
+    """The adjudicator's read: the form's call, superseding ``latest``, with the AI's answer it
+    carried (the same AI call: probability, threshold, label, model, gate); raises :class:`NotReady`."""
+    problem = form_problem(draft)
+    if problem:
+        raise NotReady(problem)
+    d, conf, _other, note = draft
+    assert d is not None and conf is not None  # form_problem said so
+    return latest.to_input(reviewer=reviewer, final_diagnosis=d, confidence=int(conf), note=note.strip(),
+                           other_finding=other_finding(draft), supersedes=latest.id, role=ADJUDICATOR,
+                           time_spent_ms=time_spent_ms)
+
+
 @dataclass(frozen=True)
 class ModelInForce:
     """The loaded model as a read records it."""
@@ -138,7 +225,7 @@ class ReviewSession:
         self._threshold = 0.5
         self.operating_point = ""  # the preset in force, "" for a threshold the reader set
         self._shown_at: float | None = None
-        self.read_first = False  # AI hidden until a first impression is saved (no GUI for it yet)
+        self.read_first = False  # AI hidden until a first impression is saved (settings.READ_FIRST)
         self.first_impressions: set[Path] = set()  # studies whose first impression is saved
 
     # -- the study on screen ----------------------------------------------------------------
@@ -219,10 +306,36 @@ class ReviewSession:
         self.first_impressions.add(path)
 
     def ai_display(self, v: decision.Verdict, item: ReviewItem | None = None) -> AiDisplay:
-        """What may be shown of ``v`` on ``item`` (default: the study on screen) in this session's mode."""
+        """What may be shown of ``v`` on ``item`` (default: the study on screen) in this session's mode.
+
+        The one gate: the AI panel, the viewer's heat map, the work list's cells, sort keys and
+        tooltips all ask it. A study with a stored read (a first impression, or confirmed before)
+        counts as having its first impression.
+        """
         item = item if item is not None else self.item
-        saved = item is not None and item.path in self.first_impressions
-        return ai_display(v, self.read_first, saved)
+        return ai_display(v, self.read_first, item is not None and self._impression_saved(item))
+
+    def _impression_saved(self, item: ReviewItem) -> bool:
+        return item.read is not None or item.path in self.first_impressions
+
+    def ai_visible(self, item: ReviewItem) -> bool:
+        """Whether anything of the AI's answer on ``item`` may be shown (False: read first).
+
+        Asked for every work-list row the list re-copies, so it is ``ai_display``'s rule written
+        out (hidden only in read-first mode before the first impression; a test checks they agree)
+        rather than a call that builds an ``AiDisplay`` per row.
+        """
+        return not self.read_first or self._impression_saved(item)
+
+    def pending_role(self, item: ReviewItem | None = None) -> str:
+        """The role the next confirm of ``item`` records: a first impression (read-first mode, no
+        read yet), the read-first final (its first impression is stored), or "" (an ordinary read)."""
+        item = item if item is not None else self.item
+        if item is None:
+            return ""
+        if getattr(item.read, "role", "") == FIRST_IMPRESSION:
+            return READ_FIRST_FINAL
+        return FIRST_IMPRESSION if self.read_first and item.read is None else ""
 
     def shown_label(self, item: ReviewItem | None = None) -> str:
         """The AI label the reader may see on ``item`` ("" while it is hidden)."""
@@ -246,7 +359,9 @@ class ReviewSession:
 
         A study refused by the input gate or outside the intended use had no AI call: its read
         records no probability, threshold, operating point or label (``decision.verdict``). A
-        study that already has a read gets an amendment that supersedes it.
+        study that already has a read gets an amendment that supersedes it. In read-first mode
+        (``pending_role``) the first confirm is a first impression without any AI field, and the
+        next one the final read superseding it.
         """
         item = self.item
         if item is None or not item.key:
@@ -258,9 +373,11 @@ class ReviewSession:
             raise NotReady("Enter your name to confirm diagnoses")
         d, conf, _other, note = draft
         assert d is not None and conf is not None  # form_problem said so
+        role = self.pending_role(item)
+        first = role == FIRST_IMPRESSION  # before the AI was shown: nothing of it is recorded
         v = self.verdict(item)
-        assessed = v.assessed and self.threshold is not None
-        md, model = item.metadata, self.model
+        assessed = v.assessed and self.threshold is not None and not first
+        md, model = item.metadata, self.model if not first else None
         return ReadInput(
             reviewer=reviewer, study_key=item.key, file_path=str(item.path), file_sha256=item.sha256,
             final_diagnosis=d, confidence=int(conf),
@@ -270,6 +387,7 @@ class ReviewSession:
             ai_probability=v.probability if assessed else None, threshold=self.threshold if assessed else None,
             operating_point=self.operating_point if assessed else "", ai_label=v.label if assessed else "",
             model_version=model.version if model else "", model_sha256=model.sha256 if model else "",
-            gate_result=gate_result(item), note=note.strip(), time_spent_ms=self.time_spent_ms(),
+            gate_result=gate_result(item) if not first else "", note=note.strip(), time_spent_ms=self.time_spent_ms(),
             supersedes=item.read.id if item.read is not None else None, other_finding=other_finding(draft),
+            role=role,
         )

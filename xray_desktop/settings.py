@@ -48,6 +48,9 @@ LAST_DIR = ("files/last_dir", "")  # where the open dialogs start
 METADATA_VISIBLE = ("view/metadata_visible", True)
 WORKLIST_SORT = ("worklist/sort", "added")  # "added", "probability", "status" or "name"
 UNCONFIRMED_ONLY = ("worklist/unconfirmed_only", False)
+# Read-first mode (issue #12): the AI stays hidden on a study until the reader's first impression
+# is saved; off by default, recommended for sites that calibrate (Review menu).
+READ_FIRST = ("review/read_first", False)
 # Window geometry is kept apart from preferences.
 GEOMETRY = ("window/geometry", None)
 WINDOW_STATE = ("window/state", None)

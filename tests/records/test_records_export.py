@@ -180,6 +180,7 @@ def test_mrmc_layout(store: Store, tmp_path: Path) -> None:
         ("r2", "c2"): ("", "6"),  # INDETERMINATE
         ("r1", "c2"): ("", "2"),  # OTHER counts as no pneumonia: 6 - 4
     }
+    assert {r["role"] for r in rows} == {""} and rows[0]["diagnosis"] in ("PNEUMONIA", "NORMAL")
     export_csv(store, out, layout="mrmc", deidentify=True)
     assert all(r["case"].startswith("S-") for r in read_csv(out))
     with pytest.raises(ValueError, match="mrmc"):
@@ -289,3 +290,22 @@ def test_phi_canary_never_logged(tmp_path: Path, caplog: pytest.LogCaptureFixtur
     logged = caplog.text + "".join(str(rec.args) + str(rec.msg) for rec in caplog.records)
     for secret in (CANARY_NAME, CANARY_ID, "CANARY-KEY", "19000101"):
         assert secret not in logged
+
+
+def test_mrmc_layout_keeps_first_impressions_finals_and_adjudications(store: Store, tmp_path: Path) -> None:
+    from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL
+
+    no_ai = dict(ai_probability=None, threshold=None, ai_label="", operating_point="")
+    first = store.add_read(make_input(reviewer="r1", study_key="c1", final_diagnosis=Diagnosis.NORMAL, confidence=3,
+                                      role=FIRST_IMPRESSION, **no_ai))
+    final = store.add_read(make_input(reviewer="r1", study_key="c1", confidence=4, role=READ_FIRST_FINAL,
+                                      supersedes=first.id, ai_probability=0.9))
+    store.add_read(final.to_input(reviewer="r2", final_diagnosis=Diagnosis.NORMAL, confidence=5, role=ADJUDICATOR,
+                                  supersedes=final.id))
+    out = tmp_path / "m.csv"
+    assert export_csv(store, out, layout="mrmc") == 3
+    got = [(r["reader"], r["case"], r["role"], r["diagnosis"], r["confidence"], r["ai_probability"], r["rating"])
+           for r in read_csv(out)]
+    assert got == [("r1", "c1", FIRST_IMPRESSION, "NORMAL", "3", "", "3"),
+                   ("r1", "c1", READ_FIRST_FINAL, "PNEUMONIA", "4", "0.9", "10"),
+                   ("r2", "c1", ADJUDICATOR, "NORMAL", "5", "0.9", "1")]

@@ -90,3 +90,22 @@ def test_site_report_read_first_only_flag(tmp_path, capsys):
     assert main(["site-report", "--predictions", str(db), "--labels", str(db), "--read-first-only",
                  "--model-dir", str(model)]) == 1
     assert "go with --db" in capsys.readouterr().err
+
+
+def test_an_adjudication_is_the_reference_and_the_readers_change_stays_counted(tmp_path, card):
+    from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL
+    from xray_desktop.siteperf.service import cases_from_store
+
+    with Store.open(tmp_path / "r.sqlite3") as store:
+        f = store.add_read(read(0, "NORMAL", None, threshold=None, role=FIRST_IMPRESSION))
+        final = store.add_read(read(0, "PNEUMONIA", 0.3, ai_label="PNEUMONIA", role=READ_FIRST_FINAL, supersedes=f.id))
+        store.add_read(final.to_input(reviewer="dr_b", final_diagnosis=final.final_diagnosis.NORMAL,
+                                      role=ADJUDICATOR, supersedes=final.id))  # the second look says NORMAL
+        store.add_read(read(1, "PNEUMONIA", 0.8))
+        res = site_result(store, card)
+        only = cases_from_store(store, card, read_first_only=True)
+    rep = res.report
+    assert (rep["n_reads"], rep["n_positive"], rep["n_negative"]) == (2, 1, 1)  # study 0 counts as NORMAL
+    assert rep["auc"] == 1.0  # with the reader's PNEUMONIA as reference there would be no NORMAL case
+    assert rep["read_first"]["n"] == 1 and rep["read_first"]["normal_to_pneumonia"] == 1
+    assert len(only.y) == 0 and only.excluded["adjudicated (the adjudicator saw the AI)"] == 1

@@ -114,6 +114,8 @@ COLUMNS: tuple[Column, ...] = (
     _c("image_sha256s", str, "TEXT", _LINK, Deid.DROP, since=4, default=""),
     # Read-first mode (issue #12): "first-impression" (recorded before the AI was shown) or
     # "read-first-final" (the final call after it, superseding the first impression); "" otherwise.
+    # "adjudicator" (issue #12 item 4, no schema change: roles are checked in reads.py): another
+    # reviewer's call superseding a confirmed read.
     _c("role", str, "TEXT", since=5, default=""),
     _c("prev_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),
     _c("row_hash", str, "TEXT", _LINK, Deid.DROP, origin=_STORE, hashed=False),

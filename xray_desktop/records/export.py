@@ -34,7 +34,7 @@ from xray_desktop.records import anchor as anchors
 from xray_desktop.records.atomic import STALE_TEMP_S, atomic_write
 from xray_desktop.records.columns import COLUMNS, Deid
 from xray_desktop.records.deid import Pseudonymizer, deid_values
-from xray_desktop.records.reads import Read, VerifyResult
+from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, Read, VerifyResult
 from xray_desktop.records.store import Store
 
 __all__ = ["STALE_TEMP_S", "ExportResult", "atomic_write_csv", "escape_cell", "export_csv", "export_reads",
@@ -56,7 +56,10 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?
 # coarsened ones (deid.deid_values), are declared with each column in records/columns.py.
 READS_COLUMNS: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.exported)
 DEID_DROPPED: tuple[str, ...] = tuple(c.name for c in COLUMNS if c.exported and c.deid is Deid.DROP)
-MRMC_COLUMNS = ("reader", "case", "truth", "rating")
+# The first four are the classic reader x case layout; ``role`` names the condition of a
+# read-first study (``first-impression``: unaided, ``read-first-final``: aided by the AI,
+# ``adjudicator``: the second look; "" an ordinary read), then what the reader said and the AI.
+MRMC_COLUMNS = ("reader", "case", "truth", "rating", "role", "diagnosis", "confidence", "ai_probability")
 
 Layout = Literal["reads", "mrmc"]
 
@@ -130,13 +133,21 @@ def _mrmc_rows(
     for r in reads:
         case = pseudo(r.study_key) if pseudo is not None else r.study_key
         t = truth.get(r.study_key, "") if truth is not None else ""
-        yield [_cell(r.reviewer), _cell(case), _cell(t), _cell(mrmc_rating(r))]
+        yield [_cell(r.reviewer), _cell(case), _cell(t), _cell(mrmc_rating(r)), _cell(r.role),
+               _cell(r.final_diagnosis), _cell(r.confidence), _cell(r.ai_probability)]
+
+
+def _phase(role: str) -> str:
+    """The MRMC condition a read belongs to: a first impression and an adjudication stand apart;
+    a read-first final and an ordinary read (or its amendment) are the reader's final call."""
+    return role if role in (FIRST_IMPRESSION, ADJUDICATOR) else "final"
 
 
 def _latest_per_reader(reads: Iterable[Read]) -> list[Read]:
-    latest: dict[tuple[str, str], Read] = {}
+    """Each reader's latest read per case and condition: a final never hides its first impression."""
+    latest: dict[tuple[str, str, str], Read] = {}
     for r in reads:  # id order: later reads replace earlier ones
-        latest[(r.reviewer, r.study_key)] = r
+        latest[(r.reviewer, r.study_key, _phase(r.role))] = r
     return sorted(latest.values(), key=lambda r: r.id)
 
 
@@ -170,9 +181,11 @@ def export_reads(
     """Write reads to ``out_path`` as CSV atomically, and its anchor next to it.
 
     ``reads`` layout: the latest read per study (``all_history``: every read, the audit
-    trail). ``mrmc`` layout: one row per reader and case, that reader's latest read, with
-    ``rating`` from ``mrmc_rating`` and ``truth`` from the optional ``truth`` mapping
-    (study_key -> reference label; blank otherwise, for the study coordinator to fill).
+    trail). ``mrmc`` layout: one row per reader, case and condition (first impression, final,
+    adjudication: see ``_phase``), that reader's latest read of it, with ``rating`` from
+    ``mrmc_rating``, the read's ``role``, diagnosis, confidence and AI probability, and ``truth``
+    from the optional ``truth`` mapping (study_key -> reference label; blank otherwise, for the
+    study coordinator to fill).
     ``deidentify`` replaces study keys with stable salted pseudonyms and drops or coarsens
     identifying, free-text and file-derived columns (see deid.py and ``DEID_DROPPED``).
 

@@ -22,7 +22,9 @@ __all__ = ["AGREE", "DISAGREE", "NOT_APPLICABLE", "agreement"]
 AI_LABELS = ("PNEUMONIA", "NORMAL", "")
 # Read-first mode: the reader's call before the AI is shown, then the final call after it.
 FIRST_IMPRESSION, READ_FIRST_FINAL = "first-impression", "read-first-final"
-ROLES = ("", FIRST_IMPRESSION, READ_FIRST_FINAL)
+# Second look: another reviewer's call on a confirmed study, superseding the reader's.
+ADJUDICATOR = "adjudicator"
+ROLES = ("", FIRST_IMPRESSION, READ_FIRST_FINAL, ADJUDICATOR)
 
 # Columns that identify the patient. The schema keeps them next to each other and the
 # de-identified export drops (or coarsens) them; nothing in this package logs them.
@@ -155,6 +157,8 @@ def _check_role(read: ReadInput) -> None:
         raise InvalidReadError("a first impression is recorded before the AI is shown: it carries no AI fields")
     if read.role == READ_FIRST_FINAL and read.supersedes is None:
         raise InvalidReadError("a read-first final read supersedes the reader's first impression")
+    if read.role == ADJUDICATOR and read.supersedes is None:
+        raise InvalidReadError("an adjudication supersedes the read it adjudicates")
 
 
 def normalized(read: ReadInput) -> ReadInput:

@@ -45,6 +45,7 @@ from xray_desktop.records.chain import GENESIS, row_hash
 from xray_desktop.records.fstype import network_fs
 from xray_desktop.records.identity import content_key, study_content_key
 from xray_desktop.records.reads import (
+    ADJUDICATOR,
     InvalidReadError,
     Read,
     ReadInput,
@@ -334,6 +335,10 @@ class Store:
             raise InvalidReadError(f"cannot amend read {r.supersedes}: there is no such read")
         if row[0] != r.study_key:
             raise InvalidReadError(f"cannot amend read {r.supersedes}: it belongs to a different study")
+        if r.role == ADJUDICATOR and conn.execute(
+                "SELECT 1 FROM reads WHERE study_key = ? AND reviewer = ? AND role <> ? LIMIT 1",
+                (r.study_key, r.reviewer, ADJUDICATOR)).fetchone() is not None:
+            raise InvalidReadError("an adjudication needs another reviewer: this reviewer read the study")
 
     # -- reading --------------------------------------------------------------------
 
@@ -361,8 +366,11 @@ class Store:
         since: datetime | date | None = None,
         until: datetime | date | None = None,
         latest_only: bool = True,
+        roles: Sequence[str] | None = None,
     ) -> list[Read]:
         """Reads in id order, filtered; with ``latest_only`` the newest per study.
+
+        ``roles`` keeps only reads of those roles (``reads.ROLES``; "" for ordinary reads).
 
         Filters apply first, then "latest": ``until`` therefore gives each study's state
         as of that moment, ``reviewer`` that reviewer's own last word per study.
@@ -379,6 +387,9 @@ class Store:
                 op, iso = _utc_bound(bound, end=end)
                 where.append(f"created_at {op} ?")
                 params.append(iso)
+        if roles is not None:
+            where.append(f"role IN ({', '.join('?' * len(roles))})" if roles else "1 = 0")
+            params.extend(roles)
         cond = " AND ".join(where) or "1 = 1"
         if latest_only:
             sql = f"{_SELECT} WHERE id IN (SELECT max(id) FROM reads WHERE {cond} GROUP BY study_key) ORDER BY id"

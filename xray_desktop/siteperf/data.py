@@ -16,7 +16,7 @@ import numpy as np
 
 from xray_desktop.domain import Diagnosis
 from xray_desktop.records.export import unescape_cell
-from xray_desktop.records.reads import FIRST_IMPRESSION, READ_FIRST_FINAL, Read
+from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL, Read
 
 POSITIVE, NEGATIVE = "PNEUMONIA", "NORMAL"
 REFERENCE_WORDS = "the radiologist's final diagnosis: agreement with the reader, not ground truth"
@@ -62,11 +62,13 @@ def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None =
     for the amending reviewer only. Kept: final diagnosis PNEUMONIA or NORMAL, an AI
     probability, made with the model whose SHA-256 is ``model_sha256``. A first impression
     (read-first mode, no final call yet) is never a case; with ``read_first_only``, only the
-    final reads of read-first mode are (the reader called the film before seeing the AI).
+    final reads of read-first mode are (the reader called the film before seeing the AI). An
+    adjudication supersedes the read it settles, so it is the case's reference.
     """
     start = _utc_start(since)
     excluded = {"before --since": 0, "other reviewer": 0, "first impression only (no final read yet)": 0,
-                "not made in read-first mode": 0, "not PNEUMONIA/NORMAL": 0, "no AI probability": 0,
+                "adjudicated (the adjudicator saw the AI)": 0, "not made in read-first mode": 0,
+                "not PNEUMONIA/NORMAL": 0, "no AI probability": 0,
                 "another model": 0}
     probs, ys = [], []
     for r in latest:
@@ -76,6 +78,8 @@ def cases_from_reads(latest: list[Read], model_sha256: str, since: date | None =
             excluded["other reviewer"] += 1
         elif r.role == FIRST_IMPRESSION:
             excluded["first impression only (no final read yet)"] += 1
+        elif read_first_only and r.role == ADJUDICATOR:
+            excluded["adjudicated (the adjudicator saw the AI)"] += 1
         elif read_first_only and r.role != READ_FIRST_FINAL:
             excluded["not made in read-first mode"] += 1
         elif r.final_diagnosis not in (Diagnosis.PNEUMONIA, Diagnosis.NORMAL):
@@ -97,11 +101,12 @@ def changes_after_ai(reads: list[Read], since: date | None = None, reviewer: str
     """How often readers in read-first mode changed their call after seeing the AI, and which way.
 
     ``reads`` is the whole history (every read). Counted: each study's newest read that is a
-    read-first final superseding a first impression. "toward the AI": the final call is the
+    read-first final superseding a first impression (an adjudication after it is skipped: it is
+    another reviewer's call, and the reader's change stays counted). "toward the AI": the final call is the
     AI's label and the first was not; "away": the first was the AI's label and the final is not.
     """
     by_id = {r.id: r for r in reads}
-    newest = {r.study_key: r for r in reads}  # id order: the last one wins
+    newest = {r.study_key: r for r in reads if r.role != ADJUDICATOR}  # id order: the last one wins
     start = _utc_start(since)
     out = {"n": 0, "unchanged": 0, "changed": 0, "toward_ai": 0, "away_from_ai": 0, "other_change": 0,
            "normal_to_pneumonia": 0, "pneumonia_to_normal": 0}

@@ -20,6 +20,7 @@ from xray_desktop.domain import Prediction, WorkerFailure
 from xray_desktop.io import ScanItem
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records.identity import Resolved, claim, lookup, resolve
+from xray_desktop.review import is_final
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.workers import (
     InferenceService,
@@ -291,12 +292,15 @@ class BatchController(QObject):
         r.error = ""
         if r.read is None and resolved is not None and resolved.read is not None:
             # Resume: confirmed before, nothing to re-ask or re-analyse; show what was
-            # recorded then, the input gate's and the intended-use verdict included.
-            r.read, r.status = resolved.read, Status.CONFIRMED
-            if r.probability is None and r.gate_accepted is None:
-                restore_verdict(r, resolved.read)
+            # recorded then, the input gate's and the intended-use verdict included. A first
+            # impression alone (read-first mode) is not confirmed: the AI still runs for its final.
+            r.read = resolved.read
+            if is_final(r.read):
+                r.status = Status.CONFIRMED
+                if r.probability is None and r.gate_accepted is None:
+                    restore_verdict(r, resolved.read)
         self.model.touch(row)
-        return r.read is not None
+        return is_final(r.read)
 
     def _resolve(self, loaded: Loaded) -> Resolved | None:
         if self.store is None:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from xray_desktop.decision import agreement
 from xray_desktop.domain import Diagnosis
+from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL
 from xray_desktop.review import Draft, form_problem
 from xray_desktop.review import other_finding as _other_finding
 
@@ -35,6 +36,7 @@ class DiagnosisPanel(QWidget):
         super().__init__(parent)
         self._ai_label = ""
         self._amending = False
+        self._stage = ""  # the role the next confirm records (review.ReviewSession.pending_role)
         self._baseline: Draft = (None, None, "", "")
         self._draft_restored = False
         self.diagnosis_group = QButtonGroup(self)
@@ -65,6 +67,8 @@ class DiagnosisPanel(QWidget):
         self.note_edit.setPlaceholderText("Note (optional)")
         self.note_edit.setMaximumHeight(70)
         self.agreement_label = QLabel()
+        self.agreement_label.setWordWrap(True)  # the read-first line is long: wrap, never widen the column
+        self.agreement_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.confirm_button = QPushButton("Confirm (Ctrl+Enter)")
         self.confirm_button.setEnabled(False)
         self.hint_label = QLabel()
@@ -131,6 +135,11 @@ class DiagnosisPanel(QWidget):
     def set_ai_label(self, label: str) -> None:
         """The AI's call at the current threshold ('' when none), for the agreement line."""
         self._ai_label = label
+        self._refresh()
+
+    def set_stage(self, role: str) -> None:
+        """Read-first mode: the next confirm saves a first impression (AI hidden) or the final read."""
+        self._stage = role
         self._refresh()
 
     def clear(self) -> None:
@@ -206,7 +215,8 @@ class DiagnosisPanel(QWidget):
         self.other_edit.setEnabled(d == Diagnosis.OTHER)
         a = agreement(d, self._ai_label)
         ai = {"PNEUMONIA": "Pneumonia", "NORMAL": "Normal"}.get(self._ai_label, "no AI call")
-        self.agreement_label.setText({
+        self.agreement_label.setText("Read first: the AI is shown once your first impression is saved"
+                                     if self._stage == FIRST_IMPRESSION else {
             "agree": f"✓ Agrees with the AI ({ai})",
             "disagree": f"✗ Disagrees with the AI ({ai})",
         }.get(a, f"Agreement: n/a ({ai})"))
@@ -214,7 +224,10 @@ class DiagnosisPanel(QWidget):
         draft = "Unsaved draft (kept for this session only)" if self._draft_restored and self.is_dirty() else ""
         self.hint_label.setText(" — ".join(x for x in (draft, problem) if x))
         self.confirm_button.setEnabled(not problem)
-        self.confirm_button.setText("Amend (Ctrl+Enter)" if self._amending else "Confirm (Ctrl+Enter)")
+        self.confirm_button.setText({FIRST_IMPRESSION: "Save first impression (Ctrl+Enter)",
+                                     READ_FIRST_FINAL: "Confirm final diagnosis (Ctrl+Enter)",
+                                     ADJUDICATOR: "Record adjudication (Ctrl+Enter)"}.get(
+            self._stage, "Amend (Ctrl+Enter)" if self._amending else "Confirm (Ctrl+Enter)"))
 
 
 def _dx(read: Any) -> str:

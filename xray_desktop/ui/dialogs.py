@@ -31,7 +31,9 @@ SHORTCUTS = (
     ("P / N / I", "Diagnosis: Pneumonia / Normal / Indeterminate"),
     ("O", "Diagnosis: Other finding (then type it)"),
     ("1 – 5", "Confidence"),
-    ("Ctrl+Enter", "Confirm (or amend) and go to the next unconfirmed study"),
+    ("Ctrl+Enter", "Confirm (or amend) and go to the next unconfirmed study; in read-first mode first saves "
+                   "your first impression and shows the AI, then confirms the final diagnosis"),
+    ("Ctrl+Shift+A", "Adjudicate the confirmed study on screen (another reviewer; Review menu)"),
     ("J / Down", "Next study"),
     ("K / Up", "Previous study"),
     ("H", "Heat map on/off for this study (shown by itself when the AI says pneumonia)"),

@@ -37,6 +37,7 @@ from xray_desktop.ui.notify import Notifier
 from xray_desktop.ui.prediction_panel import PredictionPanel
 from xray_desktop.ui.reads_watch import ReadsWatcher
 from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
+from xray_desktop.ui.second_look import SecondLookActions
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
@@ -64,7 +65,7 @@ class _Cached:
     prediction: Prediction | None = None
 
 
-class MainWindow(WindowActions, QMainWindow):
+class MainWindow(SecondLookActions, WindowActions, QMainWindow):
     """Wires the work list, viewer, AI panel and diagnosis panel to the workers and the store."""
 
     store_attached = Signal(object)  # a viewer-only window reached its database (ui/viewer_only.py)
@@ -86,6 +87,7 @@ class MainWindow(WindowActions, QMainWindow):
         self._started = False
 
         self.model = StudyListModel(self)
+        self.model.ai_shown = self.session.ai_visible  # read-first: the list asks the session's gate too
         self.list_panel = StudyListPanel(self.model)
         self.viewer = ViewerPanel()
         self.prediction_panel = PredictionPanel()
@@ -177,6 +179,7 @@ class MainWindow(WindowActions, QMainWindow):
         self.list_panel.sort_combo.currentIndexChanged.connect(
             lambda _i: self.settings.set(keys.WORKLIST_SORT, self.list_panel.sort_mode()))
         self.list_panel.unconfirmed_check.toggled.connect(lambda on: self.settings.set(keys.UNCONFIRMED_ONLY, on))
+        self.list_panel.second_look_combo.currentIndexChanged.connect(self.on_second_look_changed)
 
     def _restore_settings(self) -> None:
         s = self.settings
@@ -193,6 +196,10 @@ class MainWindow(WindowActions, QMainWindow):
         self.prediction_panel.set_prevalence(s.get(keys.PREVALENCE))
         self.list_panel.set_sort_mode(s.get(keys.WORKLIST_SORT))
         self.list_panel.unconfirmed_check.setChecked(s.get(keys.UNCONFIRMED_ONLY))
+        self.session.read_first = bool(s.get(keys.READ_FIRST))
+        self.action_read_first.blockSignals(True)  # restoring is not the reader switching it
+        self.action_read_first.setChecked(self.session.read_first)
+        self.action_read_first.blockSignals(False)
         self.refresh_recent_menu()
 
     # -- start-up -------------------------------------------------------------------------
@@ -262,6 +269,7 @@ class MainWindow(WindowActions, QMainWindow):
         if draft is not None:
             panel.restore_draft(draft)
         panel.set_ai_label(self.session.shown_label(r))
+        panel.set_stage(self.session.pending_role(r))  # read first: first impression, then the final
 
     def _show(self, row: int, cached: _Cached) -> None:
         self._cache.move_to_end(cached.study.path)
@@ -394,6 +402,7 @@ class MainWindow(WindowActions, QMainWindow):
         s.sync()
         if getattr(self, "site_window", None) is not None:
             self.site_window.shutdown()
+        self.stop_second_look()
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
         if self.store_link is not None:

@@ -28,6 +28,8 @@ class MenuHost(Protocol):
     action_about_model: QAction
     action_site_performance: QAction
     action_open_logs: QAction
+    action_read_first: QAction
+    action_adjudicate: QAction
 
     def menuBar(self) -> QMenuBar: ...
     def close(self) -> bool: ...
@@ -40,10 +42,12 @@ class MenuHost(Protocol):
     def show_model_card(self) -> None: ...
     def show_site_performance(self) -> object: ...
     def open_log_folder(self) -> None: ...
+    def set_read_first(self, on: bool) -> None: ...
+    def adjudicate(self) -> object: ...
 
 
 def build_menus(w: MenuHost) -> None:
-    """File, View and Help menus; actions are kept on ``w`` so tests can trigger them."""
+    """File, View, Review and Help menus; actions are kept on ``w`` so tests can trigger them."""
     bar = w.menuBar()
     file_menu = bar.addMenu("&File")
     w.action_open_files = _add(w, file_menu, "Open files…", "Ctrl+O", w.open_files_dialog)
@@ -67,6 +71,13 @@ def build_menus(w: MenuHost) -> None:
     # J/K and Down/Up are handled by the window (arrows must still move sliders and spin boxes).
     w.action_next = _add(w, view_menu, "Next study (J / Down)", "", lambda: w.list_panel.step(1))
     w.action_previous = _add(w, view_menu, "Previous study (K / Up)", "", lambda: w.list_panel.step(-1))
+
+    review_menu = bar.addMenu("&Review")
+    w.action_read_first = QAction("Read first (hide AI until a first impression)", w)  # type: ignore[call-overload]
+    w.action_read_first.setCheckable(True)
+    w.action_read_first.toggled.connect(w.set_read_first)
+    review_menu.addAction(w.action_read_first)
+    w.action_adjudicate = _add(w, review_menu, "Adjudicate…", "Ctrl+Shift+A", w.adjudicate)
 
     help_menu = bar.addMenu("&Help")
     w.action_shortcuts = _add(w, help_menu, "Keyboard shortcuts (?)", "", w.show_shortcuts)

@@ -36,7 +36,7 @@ PREVALENCE_TEXT = (
     "pediatric ED; change to your site's."
 )
 BAR_STEPS = 1000
-HIDDEN_TEXT = "Hidden until your first impression is saved"
+HIDDEN_TEXT = "AI hidden"  # read first: the form below says until when (a longer text is cut at this size)
 OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
 
 
@@ -344,6 +344,10 @@ class PredictionPanel(QWidget):
         self._refresh()
         self.prevalence_changed.emit(self.prevalence())
 
+    def refresh(self) -> None:
+        """Show again what may be shown (the display rule changed: a first impression was saved)."""
+        self._refresh()
+
     def ai_label_text(self) -> str:
         return self.ai_label.text()
 
@@ -353,8 +357,8 @@ class PredictionPanel(QWidget):
         v = self.verdict()
         show = self.display_rule(v)
         withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
-        self.gate_label.setVisible(bool(withheld) and self._probability is not None)
-        self.gate_label.setText(f"No AI call: {withheld}." if withheld else "")
+        self.gate_label.setVisible(bool(withheld) and self._probability is not None and show.label)
+        self.gate_label.setText(f"No AI call: {withheld}." if withheld and show.label else "")
         if self._probability is None or self.card is None:
             self.probability_label.setText("—")
             self.probability_bar.setValue(0)

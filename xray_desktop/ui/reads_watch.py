@@ -22,6 +22,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from xray_desktop.records import Store, StoreError
+from xray_desktop.review import is_final
 from xray_desktop.ui.study_list import Status
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ def apply_arrived(rows: list[Any], reads: list[Any]) -> list[int]:
             continue
         if r.sha256 and read.file_sha256 and read.file_sha256 != r.sha256:
             continue
-        r.read, r.status = read, Status.CONFIRMED
+        r.read = read
+        if is_final(read):  # a first impression (read-first mode) is not a confirmed diagnosis
+            r.status = Status.CONFIRMED
         changed.append(index)
     return changed

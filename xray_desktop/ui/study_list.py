@@ -6,6 +6,7 @@ The widget that shows it is in ``study_list_panel.py``.
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
 from xray_desktop import decision
 from xray_desktop.domain import StudyMetadata
+from xray_desktop.review import is_final
 from xray_desktop.ui.thumbnails import ThumbnailCache
 
 Index = QModelIndex | QPersistentModelIndex
@@ -100,6 +102,9 @@ COLUMN_SORT = {0: "name", 1: "date", 2: "status", 3: "probability", 4: "probabil
 _TIE = 1e-12  # sort keys carry the opening order as a tie-break, so equal keys never swap
 FLUSH_MS = 100
 LABEL_TEXT = {"PNEUMONIA": "Pneumonia", "NORMAL": "Normal", "": "—"}
+# Read-first mode: statuses that would tell something of the AI's answer show this instead.
+AI_HIDDEN = "AI hidden"
+_AI_STATUSES = (Status.AI_READY, Status.REJECTED, Status.OUT_OF_SCOPE)
 
 
 class StudyListModel(QStandardItemModel):
@@ -121,6 +126,10 @@ class StudyListModel(QStandardItemModel):
         self.threshold: float | None = None
         self.pinned = -1  # the row the reader is on: its sort keys are frozen so it never moves
         self.thumbs = ThumbnailCache()
+        # Whether a row's AI answer may be shown (read-first mode); the window hands it
+        # ReviewSession.ai_visible, so the list asks the same gate as the AI panel and the viewer.
+        self.ai_shown: Callable[[StudyRow], bool] = lambda _r: True
+        self.changed_keys: set[str] = set()  # studies whose read-first final changed after the AI
         self._dirty: set[int] = set()
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
@@ -134,41 +143,56 @@ class StudyListModel(QStandardItemModel):
         a Python wrapper alive per cell (6 per row, ~2 KB), the model creates plain C++ ones.
         """
         r = self.rows[row]
-        tip = f"{r.status.value}: {r.error}" if r.error else r.withheld() or r.path.name
+        shown = self.ai_shown(r)
+        tip = f"{r.status.value}: {r.error}" if r.error else (r.withheld() if shown else "") or r.path.name
         if r.warning:
             tip = f"⚠ {r.warning}\n{tip}"
         for col in columns or range(len(COLUMNS)):
-            display = self._display(r, col)
+            display = self._display(r, col, shown)
             values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: display,
                                       Qt.ItemDataRole.ToolTipRole: f"{display}\n{tip}" if col in (0, 1, 2, 4) else tip}
             if col == 0 and row != self.pinned:  # the thumbnail (DecorationRole) is set by show_thumbnails
-                values.update(self.sort_keys(r))
+                values.update(self.sort_keys(r, shown))
             if col == 2:  # None (an invalid QVariant) removes the role: the default colour
-                values[Qt.ItemDataRole.ForegroundRole] = _STATUS_BRUSH.get(r.status)
+                hidden = not shown and r.status in _AI_STATUSES
+                values[Qt.ItemDataRole.ForegroundRole] = None if hidden else _STATUS_BRUSH.get(r.status)
             self.setItemData(self.index(row, col), values)
 
     @staticmethod
-    def sort_keys(r: StudyRow) -> dict[int, Any]:
-        """The sort roles of a row; every key ends in the opening order, so ties keep that order."""
+    def sort_keys(r: StudyRow, shown: bool = True) -> dict[int, Any]:
+        """The sort roles of a row; every key ends in the opening order, so ties keep that order.
+
+        With the AI hidden (``shown`` False: read first) the probability and the AI statuses
+        sort as "not analysed yet", so the order tells nothing of the answer.
+        """
         v = r.verdict(None)
-        final = str(getattr(r.read.final_diagnosis, "value", r.read.final_diagnosis)) if r.read is not None else "~"
+        final = (str(getattr(r.read.final_diagnosis, "value", r.read.final_diagnosis)) if is_final(r.read)
+                 else "~")
         # Assessed studies by falling probability, then the ones without an AI call (refused,
         # out of scope, not yet analysed) in the order they were opened.
-        prob = -v.probability if v.probability is not None else 2.0
+        prob = -v.probability if v.probability is not None and shown else 2.0
+        rank = _STATUS_RANK[Status.AI_READY if not shown and r.status in _AI_STATUSES else r.status]
         return {ORDER_ROLE: r.order, PROB_ROLE: prob + r.order * _TIE,
-                STATUS_ROLE: _STATUS_RANK[r.status] * 100_000 + r.order,
+                STATUS_ROLE: rank * 100_000 + r.order,
                 NAME_ROLE: f"{r.name.lower()}\0{r.order:09d}",
                 DATE_ROLE: f"{r.metadata.study_date if r.metadata else ''}\0{r.order:09d}",
                 FINAL_ROLE: f"{final}\0{r.order:09d}"}
 
-    def _display(self, row: StudyRow, col: int) -> str:
+    @staticmethod
+    def status_text(row: StudyRow, shown: bool = True) -> str:
+        """The status as the list shows it: "AI hidden" where it would tell of the AI's answer."""
+        return AI_HIDDEN if not shown and row.status in _AI_STATUSES else row.status.value
+
+    def _display(self, row: StudyRow, col: int, shown: bool = True) -> str:
         if col == 0:
             return f"⚠ {row.name} (UID collision)" if row.warning else row.name
         if col == 1:
             d = row.metadata.study_date if row.metadata else ""
             return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
         if col == 2:
-            return row.status.value
+            return self.status_text(row, shown)
+        if not shown and col in (3, 4):
+            return ""
         v = row.verdict(self.threshold)
         if col == 3:
             return decision.format_percent_short(v.probability) if v.assessed else ("—" if v.reason else "")
@@ -177,7 +201,7 @@ class StudyListModel(QStandardItemModel):
                 return "" if not v.reason else (decision.out_of_scope_text(row.out_of_scope)
                                                 if row.gate_accepted is not False else decision.NOT_ASSESSED)
             return LABEL_TEXT[v.label] if v.probability is not None else ""
-        if col == 5 and row.read is not None:
+        if col == 5 and is_final(row.read):  # a first impression is not the final diagnosis
             return str(getattr(row.read.final_diagnosis, "value", row.read.final_diagnosis)).capitalize()
         return ""
 
@@ -270,7 +294,13 @@ class StudyListModel(QStandardItemModel):
     def resort_pinned(self) -> None:
         """The reader asked for a new order: the row they are on takes its true place too."""
         if 0 <= self.pinned < len(self.rows):
-            self.setItemData(self.index(self.pinned, 0), self.sort_keys(self.rows[self.pinned]))
+            r = self.rows[self.pinned]
+            self.setItemData(self.index(self.pinned, 0), self.sort_keys(r, self.ai_shown(r)))
+
+    def refresh_all(self) -> None:
+        """Re-copy every row (the reader switched read-first mode): a user action, not a hot path."""
+        self._dirty.update(range(len(self.rows)))
+        self.flush()
 
     def set_threshold(self, threshold: float | None) -> None:
         """The AI label column depends on the threshold; refresh it."""
@@ -279,7 +309,7 @@ class StudyListModel(QStandardItemModel):
             self.blockSignals(True)
             try:
                 for r in range(len(self.rows)):
-                    self._sync(r, range(4, 5))
+                    self._sync(r, range(4, 5))  # _sync asks ai_shown: a hidden answer stays hidden
             finally:
                 self.blockSignals(False)
             self.dataChanged.emit(self.index(0, 4), self.index(len(self.rows) - 1, 4))

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from xray_desktop.review import next_to_read
+from xray_desktop.review import SECOND_LOOK, next_to_read, second_look
 from xray_desktop.ui.study_list import COLUMN_SORT, ORDER_ROLE, SORT_ROLES, Index, Status, StudyListModel
 
 THUMB_REFRESH_MS = 30
@@ -28,11 +28,12 @@ THUMB_MARGIN_ROWS = 10
 
 
 class StudyFilterProxy(QSortFilterProxyModel):
-    """Sorting by a role, and the 'unconfirmed only' filter."""
+    """Sorting by a role, the 'unconfirmed only' filter and the second-look filter (``review.second_look``)."""
 
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self._unconfirmed_only = False
+        self.second_look = "all"
         self.setDynamicSortFilter(True)
         self.setSortRole(ORDER_ROLE)
 
@@ -41,16 +42,25 @@ class StudyFilterProxy(QSortFilterProxyModel):
         self._unconfirmed_only = on
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
 
+    def set_second_look(self, mode: str) -> None:
+        """Show all studies, or only those for a second look ("disagree", "changed")."""
+        self.beginFilterChange()
+        self.second_look = mode if mode in SECOND_LOOK else "all"
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
     def set_sort_mode(self, mode: str, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         self.setSortRole(SORT_ROLES.get(mode, ORDER_ROLE))
         self.sort(0, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._unconfirmed_only:
+        if not self._unconfirmed_only and self.second_look == "all":
             return True
         model = self.sourceModel()
         assert isinstance(model, StudyListModel)
-        return model.rows[source_row].status != Status.CONFIRMED
+        r = model.rows[source_row]  # what the row holds: no database query here
+        if self._unconfirmed_only and r.status == Status.CONFIRMED:
+            return False
+        return second_look(self.second_look, r.read, r.key, model.changed_keys)
 
 
 class StudyListPanel(QWidget):
@@ -71,6 +81,12 @@ class StudyListPanel(QWidget):
         for key, text in self.SORT_MODES:
             self.sort_combo.addItem(text, key)
         self.unconfirmed_check = QCheckBox("Unconfirmed only")
+        self.second_look_combo = QComboBox()  # the second-look queue (issue #12)
+        for key, text in SECOND_LOOK.items():
+            self.second_look_combo.addItem(text, key)
+        self.second_look_combo.setToolTip("Second look: studies where the confirmed call and the AI label "
+                                          "recorded with it disagree, or where the reader changed the call "
+                                          "after seeing the AI (read-first mode)")
         self.table = QTableView()
         self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -114,12 +130,16 @@ class StudyListPanel(QWidget):
         top.addWidget(QLabel("Sort:"))
         top.addWidget(self.sort_combo, 1)
         top.addWidget(self.unconfirmed_check)
+        second = QHBoxLayout()
+        second.addWidget(QLabel("Show:"))
+        second.addWidget(self.second_look_combo, 1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.progress, 1)
         bottom.addWidget(self.cancel_button)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(top)
+        lay.addLayout(second)
         lay.addWidget(self.table, 1)
         lay.addLayout(bottom)
         lay.addWidget(self.detail)
@@ -297,9 +317,9 @@ class StudyListPanel(QWidget):
             self.detail.setText("")
             return
         r = self.model.rows[row]
-        text = f"{r.path.name} — {r.status.value}"
+        text = f"{r.path.name} — {self.model.status_text(r, self.model.ai_shown(r))}"
         if r.error:
             text += f": {r.error}"
-        elif r.withheld():
+        elif r.withheld() and self.model.ai_shown(r):  # the gate's reason is part of the AI's answer
             text += f" — {r.withheld()}"
         self.detail.setText(text)

@@ -20,6 +20,7 @@ from xray_desktop.domain import Diagnosis, WorkerFailure
 from xray_desktop.records import StoreError, dialect
 from xray_desktop.records.export import export_reads
 from xray_desktop.records.identity import COLLISION_WARNING
+from xray_desktop.records.reads import FIRST_IMPRESSION
 from xray_desktop.review import NotReady, ReviewSession, form_problem, wants_reading
 from xray_desktop.ui.dialogs import (
     ExportDialog,
@@ -177,10 +178,14 @@ class WindowActions:
         self.session.saved(r.path)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
-        # The next study to read, in the order on screen before this one's new status re-sorts it.
-        nxt = self.list_panel.next_row_where(row, self._wants_reading)  # the session's rule, the panel's order
         if read.study_key != r.key:  # the store found the UID taken by other content meanwhile
             r.key, r.warning = read.study_key, COLLISION_WARNING
+        if read.role == FIRST_IMPRESSION:  # read first: the AI is revealed, the final call is next
+            self.first_impression_saved(row, read)
+            return True
+        self.final_saved(r.read, read)
+        # The next study to read, in the order on screen before this one's new status re-sorts it.
+        nxt = self.list_panel.next_row_where(row, self._wants_reading)  # the session's rule, the panel's order
         r.read, r.status = read, Status.CONFIRMED
         self.model.touch(row)
         self.model.flush()  # show it at once: the reader's action, not a batch update
