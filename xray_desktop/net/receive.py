@@ -150,7 +150,9 @@ class Receiver:
             where = f"{c.bind or '*'}:{c.port}"
             raise ReceiverError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         ae._servers.append(server)  # so ae.shutdown() and server.shutdown() find it
-        threading.Thread(target=server.serve_forever, name="dicom-receiver", daemon=True).start()
+        # A short poll: stop() waits for the serve loop to notice (socketserver's default is 0.5 s).
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="dicom-receiver",
+                         daemon=True).start()
         self._ae, self._server = ae, server
         log.info("receiver listening on port %d as %s (%d transfer syntaxes)", self.port, self.ae_title,
                  len(self.transfer_syntaxes))
