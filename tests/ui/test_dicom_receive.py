@@ -152,3 +152,52 @@ def test_options_round_trip_through_the_settings(settings_store):
         ("WS1", 11113, "10.0.0.5", ("PACS1", "CR2"))
     assert ReceiveOptions().folder_path() == keys.received_dir()
     assert keys.gui_setting(keys.RECEIVE_AE_TITLE) == "WS1"  # what the CLI's --send reads without Qt
+
+
+def test_a_burst_of_received_films_never_stalls_the_event_loop(make_window, settings_store, qtbot, tmp_path):
+    """40 films from dcmtk's storescu (a PACS in another process): each arrival is one queued call
+    into the batch, so the GUI ticks on. A first film is received and shown beforehand: the
+    first DICOM decode's one-off costs (imports) are not the receiver's."""
+    import shutil
+    import subprocess
+    import time
+
+    from helpers import settled
+    from PySide6.QtCore import QTimer
+
+    from tests.net.net_helpers import save
+
+    storescu = shutil.which("storescu")
+    if storescu is None:
+        pytest.fail("OFFIS dcmtk is not installed (no storescu); .ci/run installs it")
+    n = 40
+    files = [save(chest_film(seed=i, rows=128, cols=112), tmp_path / "out" / f"{i:02d}.dcm")
+             for i in range(n)] if (tmp_path / "out").mkdir() is None else []
+    port = _free_port()
+    _enable(settings_store, tmp_path / "incoming", port)
+    w = make_window(delay=0.02)
+    qtbot.waitUntil(lambda: w.receiver.listening is not None, timeout=10_000)
+    assert _send(port, chest_film(seed=99)) == 0
+    qtbot.waitUntil(lambda: len(w.model.rows) == 1 and settled(w) and bool(w._cache), timeout=10_000)
+    gaps: list[tuple[float, float]] = []
+    last = [time.perf_counter()]
+
+    def beat() -> None:
+        now = time.perf_counter()
+        gaps.append(((now - last[0]) * 1000, now - t0))
+        last[0] = now
+
+    heartbeat = QTimer()
+    heartbeat.setInterval(10)
+    heartbeat.timeout.connect(beat)
+    t0 = last[0] = time.perf_counter()
+    heartbeat.start()
+    proc = subprocess.Popen([storescu, "-aet", "PACS", "-aec", "XRAY_GUI", "127.0.0.1", str(port), *map(str, files)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    qtbot.waitUntil(lambda: len(w.model.rows) == n + 1 and settled(w), timeout=60_000)
+    heartbeat.stop()
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert w.receiver.count == n + 1 and all(r.probability is not None for r in w.model.rows)
+    worst, when = max(gaps)
+    assert len(gaps) > 20 and worst < 100, f"event loop stalled for {worst:.0f} ms at t={when:.2f} s"
