@@ -67,8 +67,16 @@ def check_ae_title(title: str, what: str = "AE title") -> str:
     all-space title is empty and refused.
     """
     t = title.strip()
-    if not 1 <= len(t) <= 16 or not t.isascii() or not t.isprintable() or "\\" in t:
-        raise ReceiverError(f"{what} must be 1 to 16 ASCII characters without backslash, got {title!r}")
+    why = ""
+    if not 1 <= len(t) <= 16:
+        why = ("is empty" if not title else "is only spaces") if not t else f"has {len(t)} characters"
+    elif not t.isascii() or not t.isprintable():
+        why = "holds a control or non-ASCII character"
+    elif "\\" in t:
+        why = "holds a backslash"
+    if why:
+        shown = f'"{title}"' if title.isprintable() else repr(title)  # no doubled backslash in a dialog
+        raise ReceiverError(f"{what} must be 1 to 16 ASCII characters without backslash; {shown} {why}")
     return t
 
 

@@ -148,7 +148,7 @@ class ReceiveDialog(QDialog):
         self._validate()
 
     def options(self) -> ReceiveOptions:
-        return ReceiveOptions(self.enabled.isChecked(), self.ae_title.text().strip(), self.port.value(),
+        return ReceiveOptions(self.enabled.isChecked(), self.ae_title.text(), self.port.value(),
                               self.bind.text().strip(), self.allowed.text().strip(), self.folder.text().strip())
 
     @Slot()
