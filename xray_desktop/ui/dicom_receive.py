@@ -258,7 +258,7 @@ class ReceiveController(QObject):
             hint = " Ports below 1024 need administrator rights: use 11112, or forward the port."
         elif "in use" in message:
             hint = " Another program (or another copy of this one) listens there: choose another port."
-        self._tell(f"DICOM receive is off: {message}.{hint} Change it in File → DICOM receive….")
+        self._tell(f"DICOM receive is off: {message}.{hint} Change it in File → DICOM receive…")
 
     @Slot()
     def _on_stopped(self) -> None:
