@@ -179,3 +179,29 @@ def test_predict_sends_its_srs(tiny_dir, tmp_path, capsys):  # noqa: F811
     assert f"send {written.name} to PACS@127.0.0.1:{port}: stored" in err
     (got,) = _arrived(inbox)
     assert _body(got) == _body(written)
+
+
+def test_a_store_the_peer_aborts_is_a_failure_and_exit_1(tmp_path, capsys):
+    db, _film = _db_with_read(tmp_path)
+    sr_dir = tmp_path / "sr"
+    with storescp(tmp_path / "pacs", "--abort-during") as port:
+        rc = main(["export", "--dicom-sr", str(sr_dir), "--db", str(db), "--send", f"127.0.0.1:{port}:PACS"])
+    captured = capsys.readouterr()
+    assert rc == 1
+    (written,) = sr_dir.iterdir()
+    assert f"send {written.name} to PACS@127.0.0.1:{port}: failed" in captured.out
+    err = captured.err  # the association may or may not be seen ending before the last file's status
+    assert err.count("\n") == 1 and ("1 of 1 SRs not stored" in err or "0 of 1 files stored" in err), err
+
+
+def test_a_peer_that_never_answers_a_store_is_bounded_by_the_timeout(tmp_path):
+    from xray_desktop.net.send import SendError, send_files
+
+    db, _film = _db_with_read(tmp_path)
+    sr_dir = tmp_path / "sr"
+    assert main(["export", "--dicom-sr", str(sr_dir), "--db", str(db)]) == 0
+    with storescp(tmp_path / "pacs", "--sleep-during", "20") as port:
+        t0 = time.monotonic()
+        with pytest.raises(SendError, match="ended early"):
+            send_files(list(sr_dir.iterdir()), Peer("127.0.0.1", port, "PACS"), "XRAY_DESKTOP", timeout=1.0)
+        assert time.monotonic() - t0 < 6
