@@ -64,7 +64,8 @@ def send_files(paths: Iterable[Path], peer: Peer, calling_ae: str, *, timeout: f
         try:
             ds = pydicom.dcmread(path)
             sop_class, syntax = str(ds.SOPClassUID), str(ds.file_meta.TransferSyntaxUID)
-            str(ds.SOPInstanceUID)
+            if "SOPInstanceUID" not in ds:
+                raise ValueError("no SOP Instance UID")
         except Exception as exc:  # noqa: BLE001 - pydicom raises many types on a bad file
             done(SendResult(path, False, f"not sent: not a readable DICOM file ({type(exc).__name__})"))
             continue
