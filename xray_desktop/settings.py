@@ -51,6 +51,14 @@ UNCONFIRMED_ONLY = ("worklist/unconfirmed_only", False)
 # Read-first mode (issue #12): the AI stays hidden on a study until the reader's first impression
 # is saved; off by default, recommended for sites that calibrate (Review menu).
 READ_FIRST = ("review/read_first", False)
+# DICOM receive in the GUI (File -> DICOM receive...): off until a site turns it on. The CLI's
+# `--send` uses the AE title as its calling AE title by default (``gui_setting``).
+RECEIVE_ENABLED = ("dicom/receive_enabled", False)
+RECEIVE_AE_TITLE = ("dicom/ae_title", "XRAY_DESKTOP")
+RECEIVE_PORT = ("dicom/port", 11112)
+RECEIVE_BIND = ("dicom/bind", "")  # "" = every interface
+RECEIVE_ALLOWED_AETS = ("dicom/allowed_calling_aets", "")  # comma-separated; "" = any
+RECEIVE_FOLDER = ("dicom/receive_folder", "")  # "" = received_dir()
 # Window geometry is kept apart from preferences.
 GEOMETRY = ("window/geometry", None)
 WINDOW_STATE = ("window/state", None)
@@ -132,6 +140,33 @@ def log_dir() -> Path:
 def config_dir() -> Path:
     """Per-user configuration folder (Qt settings live here)."""
     return Path(user_config_dir(APP_NAME, APP_AUTHOR))
+
+
+def received_dir() -> Path:
+    """Where the GUI's DICOM receiver writes by default: the data folder's ``received``."""
+    return data_dir() / "received"
+
+
+def gui_setting(spec: tuple[str, Any]) -> str | None:
+    """A plain text value from the GUI's ini file, read without Qt (for the CLI); None if unset.
+
+    Only for simple values (an AE title): Qt's ini format quotes text with special
+    characters and marks non-text values with ``@``; those come back as None, not guessed.
+    """
+    import configparser
+
+    section, _, key = spec[0].rpartition("/")
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read(settings_file(), encoding="utf-8")
+        value = parser.get(section or "General", key, fallback=None)
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return None
+    if value is None or value.startswith("@"):
+        return None
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    return value if "\\" not in value else None
 
 
 def settings_file() -> Path:

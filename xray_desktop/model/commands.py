@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from xray_desktop import decision
 from xray_desktop.argtypes import fraction
 from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.net.config import add_send_options
 
 COLUMNS = (
     "path", "status", "error", "probability", "threshold", "ai_label", "model_version", "file_sha256",
@@ -38,6 +39,7 @@ def register(sub: Any) -> None:
     p.add_argument("--no-heatmap", action="store_true", help="skip heat maps (faster)")
     p.add_argument("--model-dir", type=Path, help="model folder (default: the bundled model)")
     p.add_argument("--dicom-sr", type=Path, metavar="DIR", help="also write a DICOM SR per assessed DICOM input")
+    add_send_options(p)
     p.add_argument("--by-study", action="store_true",
                    help="one row per study (DICOM grouped by StudyInstanceUID); the AI reads its frontal image")
     p.set_defaults(func=run_predict)
@@ -165,6 +167,9 @@ def run_predict(args: argparse.Namespace) -> int:
     if args.site_profile is not None and args.threshold is not None:
         print("xray-desktop predict: error: --threshold and --site-profile exclude each other", file=sys.stderr)
         return 2
+    if getattr(args, "send", None) is not None and getattr(args, "dicom_sr", None) is None:
+        print("xray-desktop predict: error: --send needs --dicom-sr DIR (the SRs it sends)", file=sys.stderr)
+        return 2
     try:
         clf = Classifier.load(args.model_dir)
         # the card's points, or the site profile's (refused when made for another model)
@@ -180,7 +185,7 @@ def run_predict(args: argparse.Namespace) -> int:
         return 1
     progress = _Progress(sys.stderr)
     if args.csv is None:
-        return _write(sys.stdout, clf, args, threshold, op_name, progress)
+        return max(_write(sys.stdout, clf, args, threshold, op_name, progress), _send(args))
     from xray_desktop.records.atomic import atomic_write
 
     # The export's writer: temp file beside the target, atomic rename, a symbolic link at the
@@ -191,7 +196,16 @@ def run_predict(args: argparse.Namespace) -> int:
         print(f"xray-desktop predict: cannot write {args.csv}: {exc.strerror or exc}", file=sys.stderr)
         return 1
     print(f"wrote {progress.count} rows to {args.csv}", file=sys.stderr)
-    return rc
+    return max(rc, _send(args))
+
+
+def _send(args: argparse.Namespace) -> int:
+    """``--send``: the SRs this run wrote go to the PACS (after the CSV is complete)."""
+    if getattr(args, "send", None) is None:
+        return 0
+    from xray_desktop.net.sr_hooks import send_srs
+
+    return send_srs(getattr(args, "sr_paths", []), args.send, args.calling_ae, "xray-desktop predict", sys.stderr)
 
 
 def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, threshold: float, op_name: str,
@@ -221,6 +235,7 @@ def _write(fh: TextIO | io.TextIOBase, clf: Any, args: argparse.Namespace, thres
         progress.close()
     if srs is not None:
         print(srs.summary(), file=sys.stderr)
+        args.sr_paths = srs.paths  # for --send, once the CSV is complete
     return 0
 
 

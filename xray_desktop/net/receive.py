@@ -38,9 +38,11 @@ from pydicom.uid import UID, AllTransferSyntaxes, DeflatedExplicitVRLittleEndian
 from xray_desktop.io.dicom_pixels import check_syntax_supported
 from xray_desktop.io.errors import StudyLoadError
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.net.config import ReceivedInstance, ReceiverConfig, ReceiverError
+from xray_desktop.net.config import ReceivedInstance, ReceiverConfig, ReceiverError, check_ae_title
 
-__all__ = ["ReceivedInstance", "Receiver", "ReceiverConfig", "ReceiverError", "decodable_transfer_syntaxes"]
+__all__ = [
+    "ReceivedInstance", "Receiver", "ReceiverConfig", "ReceiverError", "check_ae_title", "decodable_transfer_syntaxes",
+]
 
 log = logging.getLogger(__name__)
 
@@ -77,14 +79,6 @@ def decodable_transfer_syntaxes() -> list[str]:
             continue
         out.append(str(uid))
     return out
-
-
-def check_ae_title(title: str, what: str = "AE title") -> str:
-    """A valid AE title (1-16 printable ASCII characters, no backslash) or ``ReceiverError``."""
-    t = title.strip()
-    if not 1 <= len(t) <= 16 or not t.isascii() or not t.isprintable() or "\\" in t:
-        raise ReceiverError(f"{what} must be 1 to 16 ASCII characters without backslash, got {title!r}")
-    return t
 
 
 def study_folder_name(study_uid: str) -> str:
@@ -156,7 +150,9 @@ class Receiver:
             where = f"{c.bind or '*'}:{c.port}"
             raise ReceiverError(f"cannot listen on {where}: {exc.strerror or exc}") from None
         ae._servers.append(server)  # so ae.shutdown() and server.shutdown() find it
-        threading.Thread(target=server.serve_forever, name="dicom-receiver", daemon=True).start()
+        # A short poll: stop() waits for the serve loop to notice (socketserver's default is 0.5 s).
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="dicom-receiver",
+                         daemon=True).start()
         self._ae, self._server = ae, server
         log.info("receiver listening on port %d as %s (%d transfer syntaxes)", self.port, self.ae_title,
                  len(self.transfer_syntaxes))

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections import Counter
 from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from xray_desktop.net.sr import AiResult, ReaderResult, SrError, read_source, write_sr
 
@@ -26,6 +27,7 @@ class PredictionSrs:
         self.model_name = model_name
         self.model_sha256 = model_sha256
         self.written = 0
+        self.paths: list[Path] = []  # the SRs written, in order (what ``--send`` sends)
         self.skipped: Counter[str] = Counter()
 
     def add(self, row: Mapping[str, Any]) -> None:
@@ -50,9 +52,15 @@ class PredictionSrs:
 def export_read_srs(
     store: Any, out_dir: Path, *, all_history: bool = False, reviewer: str | None = None,
     since: date | datetime | None = None, until: date | datetime | None = None,
+    written: list[Path] | None = None,
 ) -> str:  # fmt: skip
-    """Write an SR per confirmed read whose source DICOM file is still there; return a summary line."""
+    """Write an SR per confirmed read whose source DICOM file is still there; return a summary line.
+
+    ``written``, when given, receives the paths of the SRs written.
+    """
     counter = PredictionSrs(out_dir, "", "")
+    if written is not None:
+        counter.paths = written
     names: dict[str, str] = {}
     for read in store.reads(reviewer=reviewer, since=since, until=until, latest_only=not all_history):
         source = Path(read.file_path)
@@ -75,7 +83,7 @@ def export_read_srs(
 
 def _write(counter: PredictionSrs, source: Path, ai: AiResult, reader: ReaderResult | None, tag: str) -> None:
     try:
-        write_sr(source, counter.out_dir, ai, reader, tag=tag)
+        path = write_sr(source, counter.out_dir, ai, reader, tag=tag)
     except SrError:
         counter.skipped["not a DICOM image"] += 1
         return
@@ -83,6 +91,7 @@ def _write(counter: PredictionSrs, source: Path, ai: AiResult, reader: ReaderRes
         counter.skipped[f"not written ({exc.strerror or type(exc).__name__})"] += 1
         return
     counter.written += 1
+    counter.paths.append(path)
 
 
 def _same_image(path: Path, read: Any) -> bool:
@@ -119,3 +128,38 @@ def _summary(written: int, out_dir: Path, skipped: Counter[str]) -> str:
     if skipped:
         line += " (skipped: " + ", ".join(f"{n} {why}" for why, n in sorted(skipped.items())) + ")"
     return line
+
+
+def send_srs(paths: list[Path], send: Any, calling_ae: str | None, prog: str, out: TextIO) -> int:
+    """``--send``: C-STORE the SRs written; one line per file on ``out``. 0 when all were stored.
+
+    A refused association or a failed store is one line on stderr and 1; the files stay on disk.
+    """
+    from xray_desktop import settings
+    from xray_desktop.net.config import DEFAULT_AE_TITLE, ReceiverError, check_ae_title
+    from xray_desktop.net.send import SendError, send_files
+
+    if calling_ae is None:  # the GUI's receive AE title, so the PACS sees one name for this workstation
+        try:
+            calling_ae = check_ae_title(settings.gui_setting(settings.RECEIVE_AE_TITLE) or DEFAULT_AE_TITLE)
+        except ReceiverError:
+            calling_ae = DEFAULT_AE_TITLE
+    if not paths:
+        print(f"{prog}: no SR to send to {send}", file=out, flush=True)
+        return 0
+
+    def report(result: Any) -> None:
+        print(f"send {result.path.name} to {send}: {result.detail}", file=out, flush=True)
+
+    try:
+        results = send_files(paths, send, calling_ae, report=report)
+    except SendError as exc:
+        print(f"{prog}: error: {exc}; the SRs stay in {paths[0].parent}", file=sys.stderr, flush=True)
+        return 1
+    failed = sum(not r.ok for r in results)
+    if failed:
+        print(f"{prog}: error: {failed} of {len(results)} SRs not stored at {send}; they stay in "
+              f"{paths[0].parent}", file=sys.stderr, flush=True)
+        return 1
+    print(f"sent {len(results)} DICOM SR to {send}", file=out, flush=True)
+    return 0

@@ -15,6 +15,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from xray_desktop.net.config import add_send_options
 from xray_desktop.records import dialect
 from xray_desktop.records.anchor import read_anchor, verify_anchor
 from xray_desktop.records.export import export_reads
@@ -27,6 +28,7 @@ def register(sub: argparse._SubParsersAction[Any]) -> None:
     exp = sub.add_parser("export", help="write confirmed reads to a CSV file")
     exp.add_argument("--csv", type=Path, metavar="OUT", help="the CSV file to write")
     exp.add_argument("--dicom-sr", type=Path, metavar="DIR", help="write a DICOM SR per read of a DICOM image")
+    add_send_options(exp)
     exp.add_argument(
         "--all", dest="all_history", action="store_true", help="every read (audit trail), not just the latest"
     )
@@ -85,6 +87,8 @@ def run_export(args: argparse.Namespace) -> int:
     sr_dir: Path | None = getattr(args, "dicom_sr", None)
     if out is None and sr_dir is None:
         args.usage_error("give --csv OUT and/or --dicom-sr DIR")  # exits 2, like a missing required flag
+    if getattr(args, "send", None) is not None and sr_dir is None:
+        args.usage_error("--send needs --dicom-sr DIR (the SRs it sends)")
     if sr_dir is not None and args.deidentify:
         raise _Fail("--dicom-sr cannot be de-identified: the SR carries the patient and study for the PACS")
     if out is None:
@@ -113,12 +117,15 @@ def run_export(args: argparse.Namespace) -> int:
 
 def _export_srs(args: argparse.Namespace, sr_dir: Path, since: date | None, until: date | None) -> int:
     """`export --dicom-sr DIR` (issue 14): one SR per read whose source DICOM is still on disk."""
-    from xray_desktop.net.sr_hooks import export_read_srs
+    from xray_desktop.net.sr_hooks import export_read_srs, send_srs
 
+    written: list[Path] = []
     with Store.open(args.db, create=False) as store:
         print(export_read_srs(store, sr_dir, all_history=args.all_history, reviewer=args.reviewer,
-                              since=since, until=until))
-    return 0
+                              since=since, until=until, written=written), flush=True)
+    if getattr(args, "send", None) is None:
+        return 0
+    return send_srs(written, args.send, args.calling_ae, "xray-desktop export", sys.stdout)
 
 
 def run_verify(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
 from xray_desktop.ui.dialogs import (
     ExportOptions,
 )
+from xray_desktop.ui.dicom_receive import ReceiveController
 from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
 from xray_desktop.ui.notify import Notifier
@@ -106,6 +107,7 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         self.shortcuts = build_shortcuts(self)
         self.model_status = QLabel("AI model: not started")
         self.statusBar().addPermanentWidget(self.model_status)
+        self.receiver = ReceiveController(self, settings, self.batch.add_paths, self.statusBar())  # DICOM receive
         self._connect()
         self._restore_settings()
         self.key_filter = ReviewKeyFilter(self)  # review keys from anywhere in the window
@@ -210,6 +212,7 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
             self.list_panel.table.setFocus()  # keyboard-first: arrows and letters work at once
             # After the first paint: the window is on screen before TensorFlow is imported.
             QTimer.singleShot(0, self.start_inference)
+            QTimer.singleShot(0, self.receiver.start_if_enabled)  # only when enabled in the settings
 
     def start_inference(self) -> None:
         """Load the model on the worker thread (idempotent)."""
@@ -403,6 +406,7 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         if getattr(self, "site_window", None) is not None:
             self.site_window.shutdown()
         self.stop_second_look()
+        self.receiver.shutdown()  # no more arrivals; the port is free when it returns
         self.view_pool.clear()  # first: its loads use the batch's reader connections
         self.view_pool.waitForDone(2000)
         if self.store_link is not None:

@@ -55,6 +55,7 @@ class WindowActions:
     session: ReviewSession
     _cache: Any
     model_status: Any
+    receiver: Any  # ui.dicom_receive.ReceiveController
     discard_drafts_provider: Any
     store_link: Any  # ui/viewer_only.py: retrying the reads database (None when it is attached)
 
@@ -91,6 +92,10 @@ class WindowActions:
         self.settings.sync()
         override = " (XRAY_DESKTOP_DB overrides it on this machine)" if os.environ.get(keys.ENV_DB) else ""
         self.notifier.notify(f"Reads database saved: used from the next start{override}", 6000)
+
+    def configure_receive(self) -> None:
+        """File -> DICOM receive…: AE title, port, interface, allowed callers, folder, on/off."""
+        self.receiver.configure()
 
     def open_files_dialog(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Open studies", self.settings.get(keys.LAST_DIR),
