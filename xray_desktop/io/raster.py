@@ -150,7 +150,7 @@ def load_raster(path: Path, sha256: str, kind: str) -> Study:
             except _DECODE_ERRORS as exc:
                 raise _decode_error(kind, exc) from None
             try:
-                im = ImageOps.exif_transpose(im) or im
+                ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
             except Exception:  # noqa: BLE001 - broken EXIF must not cost the image
                 notes.append("EXIF orientation unreadable; ignored")
             arr, colour, bits = _to_gray(im, notes)
@@ -199,7 +199,7 @@ def _to_gray(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, bool, int]:
             notes.append("transparent areas shown black")
         rgb = rgba[..., :3] * alpha
     else:
-        im = im.convert("RGB")
+        im = im if mode == "RGB" else im.convert("RGB")
         # A grey film saved as colour (three equal channels): compared as bytes, luma from one.
         first, *others = (band.tobytes() for band in im.split())
         if all(b == first for b in others):
