@@ -7,9 +7,11 @@ TensorFlow is imported only inside :meth:`Classifier.load`, so importing this mo
 from __future__ import annotations
 
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,19 @@ def _compiled(model: Any) -> Any:
     return tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
 
 
+_side: ThreadPoolExecutor | None = None
+_side_lock = threading.Lock()
+
+
+def _side_thread() -> ThreadPoolExecutor:
+    """One process-wide worker thread for the gate's rules (made on first use)."""
+    global _side
+    with _side_lock:
+        if _side is None:
+            _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xray-gate-rules")
+        return _side
+
+
 class Classifier:
     """A loaded, verified model with its card; thread-confined to its loading thread."""
 
@@ -212,14 +227,18 @@ class Classifier:
     def _predict_batch(self, studies: list[Study], heatmap: bool) -> list[Prediction]:
         t0 = time.perf_counter()
         x = np.stack([preprocess(s.pixels) for s in studies])
+        # The gate's rules need no model output: they run on a side thread during the model
+        # call, which releases the GIL (so do numpy's loops and Pillow's resize).
+        rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
         feats, logits = self._run(x)
         probs = self.card.calibrate(logits)
         pooled = feats.mean(axis=(1, 2))
+        verdicts = rules.result()
         per_study = (time.perf_counter() - t0) * 1000 / len(studies)
         out = []
         for i, study in enumerate(studies):
             t1 = time.perf_counter()
-            gate = rule_check(study)
+            gate = verdicts[i]
             if gate.accepted and self._ood is not None:
                 gate = self._ood.check(pooled[i : i + 1])
             heat = None

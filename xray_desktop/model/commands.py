@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from xray_desktop import decision
 from xray_desktop.argtypes import fraction
-from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.io import StudyLoadError, load_study
+from xray_desktop.io.prefetch import prefetched
 
 COLUMNS = (
     "path", "status", "error", "probability", "threshold", "ai_label", "model_version", "file_sha256",
@@ -72,19 +73,13 @@ def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: b
             yield row
         pending.clear()
 
-    for item in scan(paths):
+    # Files are walked and decoded one batch ahead, on a thread, while the model runs.
+    for item, study, error in prefetched(paths, depth=BATCH):
         path = str(item.path)
-        if item.skip_reason:
+        if study is None:  # skipped, or failed to load
             if pending:  # rows stay in file order: the batch before this file first
                 yield from flush()
-            yield _error_row(path, item.skip_reason, clf)
-            continue
-        try:
-            study = load_study(item.path)
-        except StudyLoadError as exc:
-            if pending:
-                yield from flush()
-            yield _error_row(path, str(exc), clf)
+            yield _error_row(path, error, clf)
             continue
         note = ""
         uid = study.metadata.sop_instance_uid
