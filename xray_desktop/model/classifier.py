@@ -227,38 +227,39 @@ class Classifier:
     def _predict_batch(self, studies: list[Study], heatmap: bool) -> list[Prediction]:
         t0 = time.perf_counter()
         x = np.stack([preprocess(s.pixels) for s in studies])
-        # The gate's rules need no model output: they run on a side thread during the model
-        # call, which releases the GIL (so do numpy's loops and Pillow's resize).
-        rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
+        # Work that needs no model output runs on a side thread while the model call (which
+        # releases the GIL, as numpy's loops and Pillow's resize do) runs here: the gate's
+        # rules during the call, the heat maps during the gate's distance scores.
+        side = _side_thread()
+        rules = side.submit(lambda: [rule_check(s) for s in studies])
         feats, logits = self._run(x)
         probs = self.card.calibrate(logits)
+        heats = side.submit(lambda: [self._heat(f, s) for f, s in zip(feats, studies, strict=True)]) \
+            if heatmap else None
         pooled = feats.mean(axis=(1, 2))
-        verdicts = rules.result()
+        gates = rules.result()
+        if self._ood is not None:
+            gates = [self._ood.check(pooled[i : i + 1]) if g.accepted else g for i, g in enumerate(gates)]
+        maps = heats.result() if heats is not None else [None] * len(studies)
         per_study = (time.perf_counter() - t0) * 1000 / len(studies)
-        out = []
-        for i, study in enumerate(studies):
-            t1 = time.perf_counter()
-            gate = verdicts[i]
-            if gate.accepted and self._ood is not None:
-                gate = self._ood.check(pooled[i : i + 1])
-            heat = None
-            if heatmap:
-                rows, cols = study.pixels.shape
-                heat = make_heatmap(feats[i], self._weights, rows, cols, self._heat_scale)
-            out.append(
-                Prediction(
-                    probability=float(probs[i]),
-                    logit=float(logits[i]),
-                    heatmap=heat,
-                    gate=gate,
-                    model_version=self.version,
-                    model_sha256=self.sha256,
-                    elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
-                    model_input=x[i],
-                    out_of_scope=self.card.out_of_scope(study.metadata.age_years),
-                )
+        return [
+            Prediction(
+                probability=float(probs[i]),
+                logit=float(logits[i]),
+                heatmap=maps[i],
+                gate=gates[i],
+                model_version=self.version,
+                model_sha256=self.sha256,
+                elapsed_ms=per_study,
+                model_input=x[i],
+                out_of_scope=self.card.out_of_scope(study.metadata.age_years),
             )
-        return out
+            for i, study in enumerate(studies)
+        ]
+
+    def _heat(self, features: np.ndarray, study: Study) -> np.ndarray:
+        rows, cols = study.pixels.shape
+        return make_heatmap(features, self._weights, rows, cols, self._heat_scale)
 
     def member_logits(self, x: np.ndarray) -> np.ndarray:
         """(n, members) contributions of each member to the logit (bias excluded), for selftest.
