@@ -48,7 +48,8 @@ def equalize(x: np.ndarray) -> np.ndarray:
     if x.dtype != np.float32 or np.isnan(x).any():  # not on the app's path; numpy's general rules
         return _equalize_general(x)
     scaled = (x * np.float32(_HIST_BINS)).ravel()
-    hist = np.bincount(scaled.astype(np.intp), minlength=_HIST_BINS + 1)
+    # (float32 -> int32 -> intp: twice as fast as a direct cast; values are small and >= 0)
+    hist = np.bincount(scaled.astype(np.int32).astype(np.intp), minlength=_HIST_BINS + 1)
     hist[_HIST_BINS - 1] += hist[_HIST_BINS]  # x == 1.0 belongs to the last bin
     hist = hist[:_HIST_BINS]
     cdf = np.cumsum(hist, dtype=np.float64)
@@ -61,7 +62,7 @@ def equalize(x: np.ndarray) -> np.ndarray:
     u = np.clip(scaled, 0.5, _HIST_BINS - 0.5)
     u -= 0.5  # exact in float32
     seg = np.floor(u)
-    j = seg.astype(np.intp)
+    j = seg.astype(np.int32).astype(np.intp)
     u -= seg
     out = step[j]
     out *= u.astype(np.float64)
