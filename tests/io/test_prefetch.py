@@ -79,3 +79,18 @@ def test_closing_early_stops_the_thread(tmp_path):
     while threading.active_count() > before and time.monotonic() < deadline:
         time.sleep(0.05)
     assert threading.active_count() == before
+
+
+def test_prepare_runs_ahead_and_a_failure_leaves_none(tmp_path):
+    folder = _folder(tmp_path, 8)
+    seen = []
+
+    def prepare(study):
+        seen.append(threading.current_thread().name)
+        if len(seen) == 2:
+            raise ValueError("odd one")
+        return study.pixels.shape
+
+    got = [e.prepared for e in prefetched([folder], prepare=prepare) if e.study is not None]
+    assert got[0] == got[2] and got[1] is None and len(got) == len(seen)
+    assert set(seen) == {"xray-prefetch"}

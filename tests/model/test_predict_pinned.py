@@ -76,3 +76,16 @@ def test_predictions_equal_the_reference_pipeline(clf, tmp_path):
         cam = np.tensordot(feats[0], clf._weights, axes=([2], [0]))
         ref_heat = np.clip(upsample(absolute(cam, clf._heat_scale), *study.pixels.shape), 0.0, 1.0)
         np.testing.assert_allclose(one.heatmap, ref_heat, atol=1e-5)
+
+
+def test_prepared_inputs_give_the_same_predictions(clf, tmp_path):
+    studies = [load_study(p) for p in _films(tmp_path)]
+    prepared = [clf.prepare(s) if i % 2 else None for i, s in enumerate(studies)]  # some known, some not
+    a = list(clf.predict_many(studies, batch_size=3))
+    b = list(clf.predict_many(studies, batch_size=3, prepared=prepared))
+    c = list(clf.predict_many(studies, batch_size=3, prepared=[clf.prepare(s) for s in studies]))
+    for p, q, r in zip(a, b, c, strict=True):
+        for other in (q, r):
+            assert (other.probability, other.logit, other.gate) == (p.probability, p.logit, p.gate)
+            np.testing.assert_array_equal(other.model_input, p.model_input)
+            np.testing.assert_array_equal(other.heatmap, p.heatmap)

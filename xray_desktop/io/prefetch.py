@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Iterable, Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, NamedTuple
 
 from xray_desktop.domain import Study
 from xray_desktop.io.errors import StudyLoadError
@@ -25,13 +25,28 @@ class Loaded(NamedTuple):
     item: ScanItem
     study: Study | None
     error: str  # the skip reason or the load error; "" with a study
+    prepared: Any = None  # prepare(study), when asked for and it succeeded
 
 
 _END = object()
 
 
-def prefetched(paths: Iterable[str | os.PathLike[str]], depth: int = 16) -> Iterator[Loaded]:
+def _prepared(prepare: Callable[[Study], Any] | None, study: Study) -> Any:
+    if prepare is None:
+        return None
+    try:
+        return prepare(study)
+    except Exception:  # noqa: BLE001 - computed again, and raised, by the caller
+        return None
+
+
+def prefetched(paths: Iterable[str | os.PathLike[str]], depth: int = 16,
+               prepare: Callable[[Study], Any] | None = None) -> Iterator[Loaded]:
     """Yield every file under ``paths`` as :class:`Loaded`, in :func:`scan`'s order.
+
+    ``prepare`` runs on each loaded study on the same thread (the headless ``predict``:
+    the model input and the gate's rules); if it raises, ``prepared`` stays None and the
+    caller computes it again, so the error surfaces where it always did.
 
     At most ``depth`` decoded studies wait ahead of the caller (bounded memory). An
     unexpected exception of the walk is raised here; the thread stops when the caller stops
@@ -56,9 +71,11 @@ def prefetched(paths: Iterable[str | os.PathLike[str]], depth: int = 16) -> Iter
                     entry = Loaded(item, None, item.skip_reason)
                 else:
                     try:
-                        entry = Loaded(item, load_study(item.path), "")
+                        study = load_study(item.path)
                     except StudyLoadError as exc:
                         entry = Loaded(item, None, str(exc))
+                    else:
+                        entry = Loaded(item, study, "", _prepared(prepare, study))
                 if not put(entry):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the caller and raised there

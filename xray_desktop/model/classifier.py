@@ -12,12 +12,13 @@ import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xray_desktop.domain import FailureKind, Prediction, Study
+from xray_desktop.domain import FailureKind, GateResult, Prediction, Study
 from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint
 from xray_desktop.model.gate import OodModel, rule_check
@@ -122,6 +123,14 @@ def _compiled(model: Any) -> Any:
     return tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The model-free part of one study's prediction: the model input and the gate's rules."""
+
+    x: np.ndarray
+    rules: GateResult
+
+
 _side: ThreadPoolExecutor | None = None
 _side_lock = threading.Lock()
 
@@ -211,55 +220,77 @@ class Classifier:
         """Calibrated probability, heat map and gate verdict for one study."""
         return next(self.predict_many([study], batch_size=1, heatmap=heatmap))
 
+    @staticmethod
+    def prepare(study: Study) -> Prepared:
+        """Model input and rule verdict of one study: numpy and Pillow only, safe on any thread.
+
+        ``predict``'s loader thread prepares the next files while the model runs (see
+        ``predict_many(prepared=...)``); the result equals what a prediction computes itself.
+        """
+        return Prepared(preprocess(study.pixels), rule_check(study))
+
     def predict_many(
-        self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True
+        self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True,
+        prepared: Iterable[Prepared | None] | None = None,
     ) -> Iterator[Prediction]:
-        """Predict lazily in batches; memory holds at most one batch of studies."""
-        batch: list[Study] = []
-        for study in studies:
-            batch.append(study)
+        """Predict lazily in batches; memory holds at most one batch of studies.
+
+        ``prepared``, parallel to ``studies``, holds :meth:`prepare`'s result per study where
+        it is already known (None where not).
+        """
+        pairs = zip(studies, prepared, strict=True) if prepared is not None else ((s, None) for s in studies)
+        batch: list[tuple[Study, Prepared | None]] = []
+        for pair in pairs:
+            batch.append(pair)
             if len(batch) >= batch_size:
                 yield from self._predict_batch(batch, heatmap)
                 batch = []
         if batch:
             yield from self._predict_batch(batch, heatmap)
 
-    def _predict_batch(self, studies: list[Study], heatmap: bool) -> list[Prediction]:
+    def _predict_batch(self, batch: list[tuple[Study, Prepared | None]], heatmap: bool) -> list[Prediction]:
         t0 = time.perf_counter()
-        x = np.stack([preprocess(s.pixels) for s in studies])
-        # Work that needs no model output runs on a side thread while the model call (which
-        # releases the GIL, as numpy's loops and Pillow's resize do) runs here: the gate's
-        # rules during the call, the heat maps during the gate's distance scores.
-        side = _side_thread()
-        rules = side.submit(lambda: [rule_check(s) for s in studies])
+        studies = [s for s, _ in batch]
+        ready = [p for _, p in batch if p is not None]
+        rules = None
+        if len(ready) == len(batch):
+            x = np.stack([p.x for p in ready])
+            verdicts = [p.rules for p in ready]
+        else:
+            x = np.stack([preprocess(s.pixels) for s in studies])
+            # The gate's rules need no model output: they run on a side thread during the
+            # model call, which releases the GIL (as numpy's loops and Pillow's resize do).
+            rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
         feats, logits = self._run(x)
         probs = self.card.calibrate(logits)
-        heats = side.submit(lambda: [self._heat(f, s) for f, s in zip(feats, studies, strict=True)]) \
-            if heatmap else None
         pooled = feats.mean(axis=(1, 2))
-        gates = rules.result()
-        if self._ood is not None:
-            gates = [self._ood.check(pooled[i : i + 1]) if g.accepted else g for i, g in enumerate(gates)]
-        maps = heats.result() if heats is not None else [None] * len(studies)
+        if rules is not None:
+            verdicts = rules.result()
         per_study = (time.perf_counter() - t0) * 1000 / len(studies)
-        return [
-            Prediction(
-                probability=float(probs[i]),
-                logit=float(logits[i]),
-                heatmap=maps[i],
-                gate=gates[i],
-                model_version=self.version,
-                model_sha256=self.sha256,
-                elapsed_ms=per_study,
-                model_input=x[i],
-                out_of_scope=self.card.out_of_scope(study.metadata.age_years),
+        out = []
+        for i, study in enumerate(studies):
+            t1 = time.perf_counter()
+            gate = verdicts[i]
+            if gate.accepted and self._ood is not None:
+                gate = self._ood.check(pooled[i : i + 1])
+            heat = None
+            if heatmap:
+                rows, cols = study.pixels.shape
+                heat = make_heatmap(feats[i], self._weights, rows, cols, self._heat_scale)
+            out.append(
+                Prediction(
+                    probability=float(probs[i]),
+                    logit=float(logits[i]),
+                    heatmap=heat,
+                    gate=gate,
+                    model_version=self.version,
+                    model_sha256=self.sha256,
+                    elapsed_ms=per_study + (time.perf_counter() - t1) * 1000,
+                    model_input=x[i],
+                    out_of_scope=self.card.out_of_scope(study.metadata.age_years),
+                )
             )
-            for i, study in enumerate(studies)
-        ]
-
-    def _heat(self, features: np.ndarray, study: Study) -> np.ndarray:
-        rows, cols = study.pixels.shape
-        return make_heatmap(features, self._weights, rows, cols, self._heat_scale)
+        return out
 
     def member_logits(self, x: np.ndarray) -> np.ndarray:
         """(n, members) contributions of each member to the logit (bias excluded), for selftest.
