@@ -257,10 +257,11 @@ class Classifier:
             x = np.stack([p.x for p in ready])
             verdicts = [p.rules for p in ready]
         else:
-            x = np.stack([preprocess(s.pixels) for s in studies])
-            # The gate's rules need no model output: they run on a side thread during the
-            # model call, which releases the GIL (as numpy's loops and Pillow's resize do).
+            # The gate's rules need no model output: they run on a side thread while this one
+            # preprocesses and calls the model (numpy's loops, Pillow's resize and the call
+            # release the GIL).
             rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
+            x = np.stack([preprocess(s.pixels) for s in studies])
         feats, logits = self._run(x)
         probs = self.card.calibrate(logits)
         pooled = feats.mean(axis=(1, 2))
