@@ -59,7 +59,10 @@ def uid_collision_note(other_path: str) -> str:
 
 def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: bool,
           profile_id: str = "") -> Iterator[dict[str, Any]]:
-    """One row per file found; studies are predicted in bounded batches."""
+    """One row per file found; studies are predicted in bounded batches.
+
+    Memory: the batch being predicted plus at most one batch decoded ahead (``prefetched``).
+    """
     pending: list[tuple[str, Any, str, Any]] = []
     first_of_uid: dict[str, tuple[str, str]] = {}  # UID -> (sha256, path) of the first file with it
     prepare = getattr(clf, "prepare", None)  # stand-ins for the classifier may not have it
