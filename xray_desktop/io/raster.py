@@ -32,6 +32,18 @@ def to_luminance(arr: np.ndarray) -> np.ndarray:
     return rgb[..., 0] * 0.299 + rgb[..., 1] * 0.587 + rgb[..., 2] * 0.114
 
 
+def grey_luminance(channel: np.ndarray) -> np.ndarray:
+    """:func:`to_luminance` of an RGB array whose three channels all equal ``channel``, bit for bit.
+
+    Why: a grey film saved as RGB is the common JPEG; one channel costs a third of the work.
+    """
+    g = channel.astype(np.float32)
+    out = g * 0.299
+    out += g * 0.587
+    out += g * 0.114
+    return out
+
+
 def image_size(head: bytes, kind: str) -> tuple[int, int] | None:
     """(width, height) from a PNG IHDR or a JPEG SOF segment, without decoding anything."""
     if kind == "PNG":
@@ -138,14 +150,15 @@ def load_raster(path: Path, sha256: str, kind: str) -> Study:
             except _DECODE_ERRORS as exc:
                 raise _decode_error(kind, exc) from None
             try:
-                im = ImageOps.exif_transpose(im) or im
+                ImageOps.exif_transpose(im, in_place=True)  # in place: no copy of an upright image
             except Exception:  # noqa: BLE001 - broken EXIF must not cost the image
                 notes.append("EXIF orientation unreadable; ignored")
             arr, colour, bits = _to_gray(im, notes)
     if colour:
         notes.append("colour image converted to grayscale")
     hi = float(2**bits - 1)
-    pixels = np.clip(arr / hi, 0.0, 1.0).astype(np.float32)
+    pixels = arr / np.float32(hi)  # float32 arithmetic, as arr / hi was
+    np.clip(pixels, 0.0, 1.0, out=pixels)
     meta = StudyMetadata(
         source_format=kind,
         rows=pixels.shape[0],
@@ -159,7 +172,7 @@ def load_raster(path: Path, sha256: str, kind: str) -> Study:
         pixels=pixels,
         metadata=meta,
         sha256=sha256,
-        raw=arr.astype(np.float32),
+        raw=arr.astype(np.float32, copy=False),  # arr is this function's own array
         window=(hi / 2, hi),
         notes=notes,
     )
@@ -175,7 +188,7 @@ def _to_gray(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, bool, int]:
         bits = int(min(16, max(8, np.ceil(np.log2(top + 1.0)))))
         return arr, False, bits
     if mode in ("1", "L"):
-        return np.asarray(im.convert("L"), dtype=np.float32), False, 8
+        return np.asarray(im if mode == "L" else im.convert("L"), dtype=np.float32), False, 8
     if mode == "P":
         im = im.convert("RGBA" if "transparency" in im.info else "RGB")
         mode = im.mode
@@ -186,7 +199,12 @@ def _to_gray(im: Image.Image, notes: list[str]) -> tuple[np.ndarray, bool, int]:
             notes.append("transparent areas shown black")
         rgb = rgba[..., :3] * alpha
     else:
-        rgb = np.asarray(im.convert("RGB"), dtype=np.float32)
+        im = im if mode == "RGB" else im.convert("RGB")
+        # A grey film saved as colour (three equal channels): compared as bytes, luma from one.
+        first, *others = (band.tobytes() for band in im.split())
+        if all(b == first for b in others):
+            return grey_luminance(np.frombuffer(first, np.uint8).reshape(im.height, im.width)), False, 8
+        rgb = np.asarray(im, dtype=np.float32)
     # An RGB file whose three channels are equal is a grey film saved as colour.
     colour = not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2]))
     return to_luminance(rgb), colour, 8

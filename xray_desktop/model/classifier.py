@@ -7,15 +7,18 @@ TensorFlow is imported only inside :meth:`Classifier.load`, so importing this mo
 from __future__ import annotations
 
 import json
+import threading
 import time
 import zipfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from xray_desktop.domain import FailureKind, Prediction, Study
+from xray_desktop.domain import FailureKind, GateResult, Prediction, Study
 from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint
 from xray_desktop.model.gate import OodModel, rule_check
@@ -120,6 +123,27 @@ def _compiled(model: Any) -> Any:
     return tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """The model-free part of one study's prediction: the model input and the gate's rules."""
+
+    x: np.ndarray
+    rules: GateResult
+
+
+_side: ThreadPoolExecutor | None = None
+_side_lock = threading.Lock()
+
+
+def _side_thread() -> ThreadPoolExecutor:
+    """One process-wide worker thread for the gate's rules (made on first use)."""
+    global _side
+    with _side_lock:
+        if _side is None:
+            _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="xray-gate-rules")
+        return _side
+
+
 class Classifier:
     """A loaded, verified model with its card; thread-confined to its loading thread."""
 
@@ -196,30 +220,58 @@ class Classifier:
         """Calibrated probability, heat map and gate verdict for one study."""
         return next(self.predict_many([study], batch_size=1, heatmap=heatmap))
 
+    @staticmethod
+    def prepare(study: Study) -> Prepared:
+        """Model input and rule verdict of one study: numpy and Pillow only, safe on any thread.
+
+        ``predict``'s loader thread prepares the next files while the model runs (see
+        ``predict_many(prepared=...)``); the result equals what a prediction computes itself.
+        """
+        return Prepared(preprocess(study.pixels), rule_check(study))
+
     def predict_many(
-        self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True
+        self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True,
+        prepared: Iterable[Prepared | None] | None = None,
     ) -> Iterator[Prediction]:
-        """Predict lazily in batches; memory holds at most one batch of studies."""
-        batch: list[Study] = []
-        for study in studies:
-            batch.append(study)
+        """Predict lazily in batches; memory holds at most one batch of studies.
+
+        ``prepared``, parallel to ``studies``, holds :meth:`prepare`'s result per study where
+        it is already known (None where not).
+        """
+        pairs = zip(studies, prepared, strict=True) if prepared is not None else ((s, None) for s in studies)
+        batch: list[tuple[Study, Prepared | None]] = []
+        for pair in pairs:
+            batch.append(pair)
             if len(batch) >= batch_size:
                 yield from self._predict_batch(batch, heatmap)
                 batch = []
         if batch:
             yield from self._predict_batch(batch, heatmap)
 
-    def _predict_batch(self, studies: list[Study], heatmap: bool) -> list[Prediction]:
+    def _predict_batch(self, batch: list[tuple[Study, Prepared | None]], heatmap: bool) -> list[Prediction]:
         t0 = time.perf_counter()
-        x = np.stack([preprocess(s.pixels) for s in studies])
+        studies = [s for s, _ in batch]
+        ready = [p for _, p in batch if p is not None]
+        rules = None
+        if len(ready) == len(batch):
+            x = np.stack([p.x for p in ready])
+            verdicts = [p.rules for p in ready]
+        else:
+            # The gate's rules need no model output: they run on a side thread while this one
+            # preprocesses and calls the model (numpy's loops, Pillow's resize and the call
+            # release the GIL).
+            rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
+            x = np.stack([preprocess(s.pixels) for s in studies])
         feats, logits = self._run(x)
         probs = self.card.calibrate(logits)
         pooled = feats.mean(axis=(1, 2))
+        if rules is not None:
+            verdicts = rules.result()
         per_study = (time.perf_counter() - t0) * 1000 / len(studies)
         out = []
         for i, study in enumerate(studies):
             t1 = time.perf_counter()
-            gate = rule_check(study)
+            gate = verdicts[i]
             if gate.accepted and self._ood is not None:
                 gate = self._ood.check(pooled[i : i + 1])
             heat = None

@@ -14,7 +14,8 @@ from typing import Any, TextIO
 
 from xray_desktop import decision
 from xray_desktop.argtypes import fraction
-from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.io import StudyLoadError, load_study
+from xray_desktop.io.prefetch import prefetched
 from xray_desktop.net.config import add_send_options
 
 COLUMNS = (
@@ -60,40 +61,40 @@ def uid_collision_note(other_path: str) -> str:
 
 def _rows(clf: Any, paths: list[str], threshold: float, op_name: str, heatmap: bool,
           profile_id: str = "") -> Iterator[dict[str, Any]]:
-    """One row per file found; studies are predicted in bounded batches."""
-    pending: list[tuple[str, Any, str]] = []
+    """One row per file found; studies are predicted in bounded batches.
+
+    Memory: the batch being predicted plus at most one batch decoded ahead (``prefetched``).
+    """
+    pending: list[tuple[str, Any, str, Any]] = []
     first_of_uid: dict[str, tuple[str, str]] = {}  # UID -> (sha256, path) of the first file with it
+    prepare = getattr(clf, "prepare", None)  # stand-ins for the classifier may not have it
 
     def flush() -> Iterator[dict[str, Any]]:
-        studies = [s for _, s, _ in pending]
-        for (path, study, note), pred in zip(pending, clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap),
-                                             strict=True):
+        studies = [s for _, s, _, _ in pending]
+        extra = {"prepared": [p for *_, p in pending]} if prepare is not None else {}
+        preds = clf.predict_many(studies, batch_size=BATCH, heatmap=heatmap, **extra)
+        for (path, study, note, _), pred in zip(pending, preds, strict=True):
             row = prediction_row(path, study, pred, threshold, op_name, profile_id)
             # The column set is a contract: a note rides in `error`, after any refusal reason.
             row["error"] = "; ".join(t for t in (row["error"], note) if t)
             yield row
         pending.clear()
 
-    for item in scan(paths):
+    # Files are walked, decoded and prepared for the model one batch ahead, on a thread,
+    # while the model runs.
+    for item, study, error, prepared in prefetched(paths, depth=BATCH, prepare=prepare):
         path = str(item.path)
-        if item.skip_reason:
+        if study is None:  # skipped, or failed to load
             if pending:  # rows stay in file order: the batch before this file first
                 yield from flush()
-            yield _error_row(path, item.skip_reason, clf)
-            continue
-        try:
-            study = load_study(item.path)
-        except StudyLoadError as exc:
-            if pending:
-                yield from flush()
-            yield _error_row(path, str(exc), clf)
+            yield _error_row(path, error, clf)
             continue
         note = ""
         uid = study.metadata.sop_instance_uid
         if uid:
             sha, other = first_of_uid.setdefault(uid, (study.sha256, path))
             note = uid_collision_note(other) if sha != study.sha256 else ""
-        pending.append((path, study, note))
+        pending.append((path, study, note, prepared))
         if len(pending) >= BATCH:
             yield from flush()
     if pending:
