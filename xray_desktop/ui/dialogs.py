@@ -34,6 +34,7 @@ SHORTCUTS = (
     ("Ctrl+Enter", "Confirm (or amend) and go to the next unconfirmed study"),
     ("J / Down", "Next study"),
     ("K / Up", "Previous study"),
+    ("[ / ]", "Previous / next image of the study (the AI reads the frontal one; laterals are shown, not scored)"),
     ("H", "Heat map on/off for this study (shown by itself when the AI says pneumonia)"),
     ("F / Ctrl+1", "Fit image to window / one image pixel per screen pixel"),
     ("Ctrl+I / Ctrl+R", "Invert grey scale / reset window, zoom and invert"),

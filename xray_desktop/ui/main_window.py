@@ -26,7 +26,7 @@ from xray_desktop import settings as keys
 from xray_desktop.domain import Prediction, Study, WorkerFailure
 from xray_desktop.records import StoreError
 from xray_desktop.review import ReviewSession
-from xray_desktop.ui.batch import BatchController, apply_prediction
+from xray_desktop.ui.batch import BatchController
 from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
 from xray_desktop.ui.dialogs import (
     ExportOptions,
@@ -78,6 +78,13 @@ class MainWindow(WindowActions, QMainWindow):
         # Tests set this to answer "quit and lose n unsaved drafts?" without a dialog.
         self.discard_drafts_provider: Callable[[int], bool] | None = None
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
+        # The image of the current study on screen (its index in the row's images, its path),
+        # whether the load awaited is the study's first view, and the image a prediction is for.
+        self._image_idx = 0
+        self._view_path: Path | None = None
+        self._view_first = True
+        self._pred_path: Path | None = None
+        self._ai_path: Path | None = None  # the current study's AI image when it was last shown
         # What the reader is on, the operating point, drafts, the request ids awaited (review.py).
         self.session = ReviewSession()
         self._started = False
@@ -152,6 +159,8 @@ class MainWindow(WindowActions, QMainWindow):
         self.model.rowsInserted.connect(self._on_rows_inserted)
         self.batch.progress_changed.connect(self.list_panel.set_progress)
         self.batch.row_loaded.connect(self._on_row_loaded)
+        self.batch.study_changed.connect(self._on_study_changed)
+        self.viewer.image_requested.connect(self.show_image)
         self.batch.skipped.connect(self._on_skipped)
         self.batch.finished.connect(self._on_batch_finished)
         self.view_signals.loaded.connect(self._on_view_loaded)
@@ -227,16 +236,58 @@ class MainWindow(WindowActions, QMainWindow):
             return
         r = self.model.rows[row]
         self._refresh_diagnosis_panel(row, keep_input=False)
+        self._image_idx = r.ai_index  # a study opens on the image the AI reads (the frontal)
+        self._ai_path = r.path
+        self._show_strip(row)
         if r.status == Status.ERROR:
             self.viewer.show_study(None, f"Cannot show {r.path.name}: {r.error}")
             return
-        cached = self._cache.get(r.path)
+        self._load_image(row, r.path, first=True)
+
+    def _load_image(self, row: int, path: Path, first: bool) -> None:
+        """Show image ``path`` of ``row``'s study: from the cache, else decoded on the view pool."""
+        r = self.model.rows[row]
+        self._view_path, self._view_first = path, first
+        cached = self._cache.get(path)
         if cached is not None:
-            self._show(row, cached)
-        else:
-            self.viewer.show_study(None, "Loading…")
-            rid = self.session.expect_view(next_request_id())
-            self.view_pool.start(LoadTask(rid, r.path, self.view_signals, self.batch.lookup))
+            self._show(row, cached, first)
+            return
+        self.viewer.show_study(None, "Loading…")
+        rid = self.session.expect_view(next_request_id())
+        ai = path == r.path  # only the AI image's load looks up the study's reads
+        self.view_pool.start(LoadTask(rid, path, self.view_signals, self.batch.lookup if ai else None,
+                                      r.study if ai else None, r.gen))
+
+    def show_image(self, index: int) -> None:
+        """Show image ``index`` of the study on screen (the strip's buttons, ``[`` and ``]``)."""
+        row = self.session.row
+        if row < 0 or self.model.rows[row].status == Status.ERROR:
+            return
+        images = self.model.rows[row].images
+        if not 0 <= index < len(images) or (index == self._image_idx and self._view_path == images[index].path):
+            return
+        self._image_idx = index
+        self._show_strip(row)
+        self._load_image(row, images[index].path, first=False)
+
+    def step_image(self, delta: int) -> None:
+        """``]``/``[``: the next/previous image of the study on screen (stops at the ends)."""
+        n = len(self.model.rows[self.session.row].images) if self.session.row >= 0 else 0
+        if n > 1:
+            self.show_image(min(max(self._image_idx + delta, 0), n - 1))
+
+    def _show_strip(self, row: int) -> None:
+        """The viewer's image buttons and the AI panel's line on which image the AI read, and why."""
+        r = self.model.rows[row]
+        n = len(r.images)
+        labels = [f"{i + 1}/{n} {im.view or '?'}" for i, im in enumerate(r.images)]
+        ai = -1 if r.no_frontal else r.ai_index
+        tips = [im.label + (" — the image the AI reads" if i == ai else "") for i, im in enumerate(r.images)]
+        self.viewer.set_images(labels, tips, self._image_idx, ai)
+        note = ""
+        if n > 1 or r.refused:
+            note = f"AI read image {ai + 1}/{n}: {r.ai_reason}" if ai >= 0 else f"Not assessed: {r.ai_reason}"
+        self.prediction_panel.set_ai_image(note)
 
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
@@ -244,7 +295,7 @@ class MainWindow(WindowActions, QMainWindow):
         # What the reader typed on this study survives a refresh (its key arriving, a confirm
         # elsewhere); a draft left earlier in the session comes back when they return to it.
         draft = (panel.state() if keep_input and panel.isEnabled() and panel.is_dirty()
-                 else self.session.draft_for(r.path))
+                 else self.session.draft_for(r.home))
         panel.setEnabled(bool(r.key))
         history: list[Any] = []
         if r.read is not None and self.store is not None:
@@ -257,18 +308,26 @@ class MainWindow(WindowActions, QMainWindow):
             panel.restore_draft(draft)
         panel.set_ai_label(self.session.shown_label(r))
 
-    def _show(self, row: int, cached: _Cached) -> None:
+    def _show(self, row: int, cached: _Cached, first: bool = True) -> None:
+        """Put a decoded image of ``row`` on screen; the AI image gets the prediction and heat map."""
         self._cache.move_to_end(cached.study.path)
         self.viewer.show_study(cached.study)
-        self.session.shown()
-        if self.model.rows[row].warning:
-            self.notifier.notify(self.model.rows[row].warning, 15000)
-        if cached.prediction is not None:
+        r = self.model.rows[row]
+        if first:
+            self.session.shown()
+            if r.warning:
+                self.notifier.notify(r.warning, 15000)
+            self._prefetch_after(row)
+        if cached.study.path != r.path:
+            return  # another image of the study (a lateral): shown, not scored, no heat map
+        if r.no_frontal:  # no image the AI may read: say so, ask nothing
+            self.prediction_panel.set_prediction(None, False, r.gate_reason or r.ai_reason)
+        elif cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
         elif self.inference.available:
             self.prediction_panel.status_label.setText("Analysing…")
+            self._pred_path = cached.study.path
             self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
-        self._prefetch_after(row)
 
     def _show_prediction(self, row: int, p: Prediction) -> None:
         r = self.model.rows[row]
@@ -289,7 +348,8 @@ class MainWindow(WindowActions, QMainWindow):
             return
         nxt = self.model.rows[below]
         if nxt.status != Status.ERROR and nxt.path not in self._cache:
-            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals, self.batch.lookup))
+            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals, self.batch.lookup,
+                                          nxt.study, nxt.gen))
 
     def _put_cache(self, loaded: Loaded) -> _Cached:
         entry = self._cache.get(loaded.path) or _Cached(loaded.study)
@@ -306,12 +366,13 @@ class MainWindow(WindowActions, QMainWindow):
             return
         entry = self._put_cache(loaded)
         r = self.model.rows[row]
-        if not r.key or r.status in (Status.QUEUED, Status.CANCELLED):
+        ai_image = loaded.path == r.path and loaded.gen == r.gen
+        if ai_image and (not r.key or r.status in (Status.QUEUED, Status.CANCELLED)):
             self.batch.absorb(row, loaded)
             if self.session.is_current(row):
                 self._refresh_diagnosis_panel(row)
-        if self.session.take_view(rid, row):
-            self._show(row, entry)
+        if loaded.path == self._view_path and self.session.take_view(rid, row):
+            self._show(row, entry, self._view_first)
 
     @Slot(int, object)
     def _on_view_failed(self, rid: int, failure: WorkerFailure) -> None:
@@ -327,19 +388,44 @@ class MainWindow(WindowActions, QMainWindow):
         # The batch decoded the study on screen (or the next one): reuse it rather than decode twice.
         if self.session.is_current(row) and not self.diagnosis_panel.isEnabled():
             self._refresh_diagnosis_panel(row)  # its key is known now, so it can be confirmed
-        if self.session.take_any_view(row):
-            self._show(row, self._put_cache(loaded))
+        if self.session.is_current(row) and loaded.path == self._view_path and self.session.take_any_view(row):
+            self._show(row, self._put_cache(loaded), self._view_first)
+
+    @Slot(int)
+    def _on_study_changed(self, row: int) -> None:
+        """Images joined the study on screen, or the AI moved to another of its images."""
+        if not self.session.is_current(row):
+            return
+        r = self.model.rows[row]
+        if r.path != self._ai_path:  # the AI moved to another image: the old answer is stale, ask anew
+            self._ai_path = r.path
+            self.session.pred_rid = 0
+            self._pred_path = None
+            self.prediction_panel.set_prediction(None)
+            self.model_input_view.set_input(None)
+            self._image_idx = r.ai_index
+            self._show_strip(row)
+            self._load_image(row, r.path, first=False)
+            return
+        paths = [im.path for im in r.images]
+        if self._view_path in paths:
+            self._image_idx = paths.index(self._view_path)
+        self._show_strip(row)
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
         if not self.session.take_prediction(rid):
             return  # the batch's request, or the user has moved on
         row = self.session.row
-        path = self.model.rows[row].path
+        path, self._pred_path = self._pred_path, None
+        r = self.model.rows[row]
+        if path != r.path:
+            return  # the study's AI image changed meanwhile
         if path in self._cache:
             self._cache[path].prediction = prediction
-        apply_prediction(self.model, row, prediction)
-        self._show_prediction(row, prediction)
+        if self.batch.ai_answer(row, prediction):  # else refused: the next candidate image is on its way
+            self._show_strip(row)
+            self._show_prediction(row, prediction)
 
     @Slot(int, object)
     def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
