@@ -281,6 +281,9 @@ class BatchController(QObject):
             self.model.touch(row)
             self._complete()
             return
+        if r.gate_accepted is not None:  # the viewer's answer on this image came first
+            self._complete()
+            return
         if not self.inference.available:
             r.status, r.gate_reason = Status.LOADED, ""
             self.model.touch(row)

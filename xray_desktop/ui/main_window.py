@@ -40,6 +40,7 @@ from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
+from xray_desktop.ui.study_view import StudyImages
 from xray_desktop.ui.viewer_panel import ViewerPanel
 from xray_desktop.ui.window_actions import WindowActions
 from xray_desktop.ui.workers import (
@@ -63,7 +64,7 @@ class _Cached:
     prediction: Prediction | None = None
 
 
-class MainWindow(WindowActions, QMainWindow):
+class MainWindow(WindowActions, StudyImages, QMainWindow):
     """Wires the work list, viewer, AI panel and diagnosis panel to the workers and the store."""
 
     def __init__(self, settings: SettingsStore, store: Any,
@@ -244,51 +245,6 @@ class MainWindow(WindowActions, QMainWindow):
             return
         self._load_image(row, r.path, first=True)
 
-    def _load_image(self, row: int, path: Path, first: bool) -> None:
-        """Show image ``path`` of ``row``'s study: from the cache, else decoded on the view pool."""
-        r = self.model.rows[row]
-        self._view_path, self._view_first = path, first
-        cached = self._cache.get(path)
-        if cached is not None:
-            self._show(row, cached, first)
-            return
-        self.viewer.show_study(None, "Loading…")
-        rid = self.session.expect_view(next_request_id())
-        ai = path == r.path  # only the AI image's load looks up the study's reads
-        self.view_pool.start(LoadTask(rid, path, self.view_signals, self.batch.lookup if ai else None,
-                                      r.study if ai else None, r.gen))
-
-    def show_image(self, index: int) -> None:
-        """Show image ``index`` of the study on screen (the strip's buttons, ``[`` and ``]``)."""
-        row = self.session.row
-        if row < 0 or self.model.rows[row].status == Status.ERROR:
-            return
-        images = self.model.rows[row].images
-        if not 0 <= index < len(images) or (index == self._image_idx and self._view_path == images[index].path):
-            return
-        self._image_idx = index
-        self._show_strip(row)
-        self._load_image(row, images[index].path, first=False)
-
-    def step_image(self, delta: int) -> None:
-        """``]``/``[``: the next/previous image of the study on screen (stops at the ends)."""
-        n = len(self.model.rows[self.session.row].images) if self.session.row >= 0 else 0
-        if n > 1:
-            self.show_image(min(max(self._image_idx + delta, 0), n - 1))
-
-    def _show_strip(self, row: int) -> None:
-        """The viewer's image buttons and the AI panel's line on which image the AI read, and why."""
-        r = self.model.rows[row]
-        n = len(r.images)
-        labels = [f"{i + 1}/{n} {im.view or '?'}" for i, im in enumerate(r.images)]
-        ai = -1 if r.no_frontal else r.ai_index
-        tips = [im.label + (" — the image the AI reads" if i == ai else "") for i, im in enumerate(r.images)]
-        self.viewer.set_images(labels, tips, self._image_idx, ai)
-        note = ""
-        if n > 1 or r.refused:
-            note = f"AI read image {ai + 1}/{n}: {r.ai_reason}" if ai >= 0 else f"Not assessed: {r.ai_reason}"
-        self.prediction_panel.set_ai_image(note)
-
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
         panel = self.diagnosis_panel
@@ -320,10 +276,10 @@ class MainWindow(WindowActions, QMainWindow):
             self._prefetch_after(row)
         if cached.study.path != r.path:
             return  # another image of the study (a lateral): shown, not scored, no heat map
-        if r.no_frontal:  # no image the AI may read: say so, ask nothing
-            self.prediction_panel.set_prediction(None, False, r.gate_reason or r.ai_reason)
-        elif cached.prediction is not None:
+        if cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
+        elif r.no_frontal:  # no image the AI may read (laterals only): say so, ask nothing
+            self.prediction_panel.set_prediction(None, False, r.gate_reason or r.ai_reason)
         elif self.inference.available:
             self.prediction_panel.status_label.setText("Analysing…")
             self._pred_path = cached.study.path
@@ -390,27 +346,6 @@ class MainWindow(WindowActions, QMainWindow):
             self._refresh_diagnosis_panel(row)  # its key is known now, so it can be confirmed
         if self.session.is_current(row) and loaded.path == self._view_path and self.session.take_any_view(row):
             self._show(row, self._put_cache(loaded), self._view_first)
-
-    @Slot(int)
-    def _on_study_changed(self, row: int) -> None:
-        """Images joined the study on screen, or the AI moved to another of its images."""
-        if not self.session.is_current(row):
-            return
-        r = self.model.rows[row]
-        if r.path != self._ai_path:  # the AI moved to another image: the old answer is stale, ask anew
-            self._ai_path = r.path
-            self.session.pred_rid = 0
-            self._pred_path = None
-            self.prediction_panel.set_prediction(None)
-            self.model_input_view.set_input(None)
-            self._image_idx = r.ai_index
-            self._show_strip(row)
-            self._load_image(row, r.path, first=False)
-            return
-        paths = [im.path for im in r.images]
-        if self._view_path in paths:
-            self._image_idx = paths.index(self._view_path)
-        self._show_strip(row)
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
