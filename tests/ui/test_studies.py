@@ -227,3 +227,19 @@ def test_png_files_are_single_image_studies(qtbot, make_window, store, tmp_path)
     assert w.confirm()
     (read,) = store.reads()
     assert read.study_key == read.file_sha256 == read.image_keys == read.image_sha256s
+
+
+def test_a_pa_that_does_not_load_gives_way_to_the_ap(qtbot, make_window, tmp_path):
+    pa = study_dicom(tmp_path / "in" / "pa.dcm", S1, series=1, instance=1, view="PA", seed=2)
+    pa.write_bytes(pa.read_bytes()[:-1500])  # the header reads, the pixels do not
+    ap = study_dicom(tmp_path / "in" / "ap.dcm", S1, series=1, instance=2, view="AP", seed=3)
+    w = make_window()
+    open_and_wait(qtbot, w, [tmp_path / "in"], 1)
+    r = w.model.rows[0]
+    assert r.path == ap and r.refused[pa].startswith("cannot load") and r.status == Status.AI_READY
+    select(qtbot, w, 0)
+    assert w.viewer.view.study().path == ap
+    QTest.keyClick(w.list_panel.table, Qt.Key.Key_BracketLeft)  # the broken PA: a message, the study stays
+    qtbot.waitUntil(lambda: w.viewer.view.study() is None and "Cannot show pa.dcm" in w.viewer.message.text(),
+                    timeout=5000)
+    assert r.status == Status.AI_READY and not r.error

@@ -307,15 +307,23 @@ class BatchController(QObject):
             self._complete()
             return
         log.info("a study failed to load (%s)", failure.kind.value)  # the reason may quote a file name: not logged
-        if r.study is not None and r.read is None and not r.no_frontal:
-            r.refused[r.path] = f"cannot load ({failure.message})"
-            if r.choose() and not r.no_frontal:  # another frontal image of the study may load
-                self._reanalyse(row, front=True)
-                self.study_changed.emit(row)
-                return
+        if self.load_failed(row, failure.message):
+            return
         r.status, r.error = Status.ERROR, failure.message
         self.model.touch(row)
         self._complete()
+
+    def load_failed(self, row: int, message: str) -> bool:
+        """The row's AI image does not load: True when another frontal image of the study is queued instead."""
+        r = self.model.rows[row]
+        if r.study is None or r.read is not None or r.no_frontal:
+            return False
+        r.refused[r.path] = f"cannot load ({message})"
+        if r.choose() and not r.no_frontal:
+            self._reanalyse(row, front=row not in self._queue)
+            self.study_changed.emit(row)
+            return True
+        return False
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:

@@ -335,9 +335,13 @@ class MainWindow(WindowActions, StudyImages, QMainWindow):
         if not self.session.view_failed(rid):
             return  # a prefetch: the batch reports that file's error itself
         r = self.model.rows[self.session.row]
-        r.status, r.error = Status.ERROR, failure.message
-        self.model.touch(self.session.row)
-        self.viewer.show_study(None, f"Cannot show {r.path.name}: {failure.message}")
+        path = self._view_path or r.path
+        self.viewer.show_study(None, f"Cannot show {path.name}: {failure.message}")
+        if path != r.path:
+            return  # another image of the study (a lateral): the study itself is fine
+        if not self.batch.load_failed(self.session.row, failure.message):  # else: its next frontal image
+            r.status, r.error = Status.ERROR, failure.message
+            self.model.touch(self.session.row)
 
     @Slot(int, object)
     def _on_row_loaded(self, row: int, loaded: Loaded) -> None:
