@@ -128,7 +128,9 @@ def test_a_pa_arriving_after_the_lateral_is_read_by_the_ai_on_screen(qtbot, reco
     open_and_wait(qtbot, w, [lat], 1)
     w.list_panel.select_source_row(0)
     qtbot.waitUntil(lambda: w.viewer.view.study() is not None, timeout=5000)
-    assert "Not assessed" in w.prediction_panel.ai_image_label.text()
+    panel = w.prediction_panel
+    assert not panel.ai_image_label.isVisible() and "no frontal image (views: LL)" in panel.gate_label.text()
+    assert panel.probability_label.text() == "Not assessed" and panel.ai_label.text() == "Not assessed (input gate)"
     pa = study_dicom(tmp_path / "rx" / "pa.dcm", S1, series=1, instance=1, view="PA", seed=2)
     w.batch.add_paths([pa])
     qtbot.waitUntil(lambda: w.viewer.view.study() is not None and w.viewer.view.study().path == pa
@@ -243,3 +245,17 @@ def test_a_pa_that_does_not_load_gives_way_to_the_ap(qtbot, make_window, tmp_pat
     qtbot.waitUntil(lambda: w.viewer.view.study() is None and "Cannot show pa.dcm" in w.viewer.message.text(),
                     timeout=5000)
     assert r.status == Status.AI_READY and not r.error
+
+
+def test_a_lateral_only_study_asks_nothing_and_says_why(qtbot, recording_window, tmp_path):
+    study_dicom(tmp_path / "in" / "a.dcm", S1, series=1, instance=1, view="PA", seed=2)
+    study_dicom(tmp_path / "in" / "b_lat.dcm", S2, series=1, instance=1, view="LL", seed=1)
+    w = recording_window()
+    open_and_wait(qtbot, w, [tmp_path / "in"], 2)
+    select(qtbot, w, 0)
+    w.list_panel.select_source_row(1)
+    qtbot.waitUntil(lambda: w.viewer.view.study() is not None and w.viewer.view.study().path.name == "b_lat.dcm",
+                    timeout=5000)
+    assert "b_lat.dcm" not in w.clf.paths and not w.viewer.view.has_heatmap()
+    assert w.prediction_panel.status_label.text().startswith("Model ")
+    assert w.model.rows[1].status == Status.REJECTED and w.model.index(1, 4).data() == "Not assessed"

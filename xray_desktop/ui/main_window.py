@@ -280,6 +280,7 @@ class MainWindow(WindowActions, StudyImages, QMainWindow):
             self._show_prediction(row, cached.prediction)
         elif r.no_frontal:  # no image the AI may read (laterals only): say so, ask nothing
             self.prediction_panel.set_prediction(None, False, r.gate_reason or r.ai_reason)
+            self._show_model_name()  # not "Analysing…": nothing is asked
         elif self.inference.available:
             self.prediction_panel.status_label.setText("Analysing…")
             self._pred_path = cached.study.path
@@ -294,6 +295,9 @@ class MainWindow(WindowActions, StudyImages, QMainWindow):
         self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason,
                                              getattr(p, "out_of_scope", ""))
         self.diagnosis_panel.set_ai_label(v.label if show.label else "")
+        self._show_model_name()
+
+    def _show_model_name(self) -> None:
         if self.inference.info is not None:
             self.prediction_panel.status_label.setText(
                 f"Model {self.inference.info.card.name} {self.inference.info.version}")

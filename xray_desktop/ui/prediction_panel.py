@@ -364,9 +364,11 @@ class PredictionPanel(QWidget):
         v = self.verdict()
         show = self.display_rule(v)
         withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
-        self.gate_label.setVisible(bool(withheld) and self._probability is not None)
+        # A study with no image the AI may read (laterals only) is refused without a number.
+        answered = self._probability is not None or self._gate_ok is False
+        self.gate_label.setVisible(bool(withheld) and answered)
         self.gate_label.setText(f"No AI call: {withheld}." if withheld else "")
-        if self._probability is None or self.card is None:
+        if not answered or self.card is None:
             self.probability_label.setText("—")
             self.probability_bar.setValue(0)
             self.ai_label.setText("")

@@ -80,7 +80,7 @@ class StudyImages:
         tips = [im.label + (" — the image the AI reads" if i == ai else "") for i, im in enumerate(r.images)]
         self.viewer.set_images(labels, tips, self._image_idx, ai)
         note = ""
-        if n > 1 or (r.no_frontal and not r.refused):  # (a refused single image: the gate line says why)
+        if n > 1:  # (a single image: the panel's gate line says why it was not assessed)
             note = f"AI read image {ai + 1}/{n}: {r.ai_reason}" if ai >= 0 else f"Not assessed: {r.ai_reason}"
         self.prediction_panel.set_ai_image(note)
 
