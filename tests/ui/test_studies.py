@@ -259,3 +259,18 @@ def test_a_lateral_only_study_asks_nothing_and_says_why(qtbot, recording_window,
     assert "b_lat.dcm" not in w.clf.paths and not w.viewer.view.has_heatmap()
     assert w.prediction_panel.status_label.text().startswith("Model ")
     assert w.model.rows[1].status == Status.REJECTED and w.model.index(1, 4).data() == "Not assessed"
+
+
+def test_a_study_split_over_scan_chunks_is_one_row_read_on_its_pa(qtbot, recording_window, tmp_path, monkeypatch):
+    """The scan reports files in chunks; a study whose files fall into several joins one row."""
+    from xray_desktop.ui.workers import ScanTask
+
+    monkeypatch.setattr(ScanTask, "CHUNK", 1)
+    study_dicom(tmp_path / "in" / "a_lat.dcm", S1, series=3, instance=1, view="LL", seed=1)
+    study_dicom(tmp_path / "in" / "b_ap.dcm", S1, series=2, instance=1, view="AP", seed=3)
+    pa = study_dicom(tmp_path / "in" / "c_pa.dcm", S1, series=1, instance=1, view="PA", seed=2)
+    w = recording_window()
+    open_and_wait(qtbot, w, [tmp_path / "in"], 1)
+    r = w.model.rows[0]
+    assert len(r.images) == 3 and r.path == pa and r.status == Status.AI_READY
+    assert w.model.index(0, 6).data() == "3 PA/AP/LL" and "a_lat.dcm" not in w.clf.paths
