@@ -252,7 +252,7 @@ def with_hashes(images: Iterable[StudyImage]) -> list[StudyImage]:
         try:
             out.append(replace(image, sha256=file_sha256(image.path)))
         except OSError as exc:
-            out.append(replace(image, kind="", error=f"cannot read: {exc.strerror or exc}"))
+            out.append(replace(image, error=f"cannot read: {exc.strerror or exc}"))
     return out
 
 

@@ -201,7 +201,8 @@ class BatchController(QObject):
         skipped = 0
         for st in studies:
             path = st.images[0].path
-            if st.error and (path.suffix.lower() not in _IMAGE_SUFFIXES or path.name.upper() == "DICOMDIR"):
+            if st.error and not st.images[0].kind \
+                    and (path.suffix.lower() not in _IMAGE_SUFFIXES or path.name.upper() == "DICOMDIR"):
                 skipped += 1
                 continue
             row = self.model.row_of_study(st.key)

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -327,7 +327,13 @@ class ScanTask(QRunnable):
         self.request_id, self.paths, self.signals = request_id, list(paths), signals
 
     def _emit(self, chunk: list[Any]) -> None:
-        self.signals.scanned.emit(self.request_id, group_images(with_hashes(describe(it) for it in chunk)))
+        images = []
+        for it in chunk:
+            image = describe(it)
+            if image.error and not it.skip_reason:  # the scan took it for an image: an error row, not "skipped"
+                image = replace(image, kind=it.kind)
+            images.append(image)
+        self.signals.scanned.emit(self.request_id, group_images(with_hashes(images)))
 
     def run(self) -> None:
         chunk: list[Any] = []
