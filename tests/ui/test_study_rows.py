@@ -274,3 +274,21 @@ def test_a_study_split_over_scan_chunks_is_one_row_read_on_its_pa(qtbot, recordi
     r = w.model.rows[0]
     assert len(r.images) == 3 and r.path == pa and r.status == Status.AI_READY
     assert w.model.index(0, 6).data() == "3 PA/AP/LL" and "a_lat.dcm" not in w.clf.paths
+
+
+def test_a_better_image_joining_a_confirmed_study_keeps_the_read(qtbot, recording_window, tmp_path):
+    """Confirmed on the lateral-only study; a PA arriving later is listed, not analysed again."""
+    lat = study_dicom(tmp_path / "rx" / "lat.dcm", S1, series=2, instance=1, view="LL", seed=1)
+    w = recording_window()
+    open_and_wait(qtbot, w, [lat], 1)
+    select(qtbot, w, 0)
+    w.diagnosis_panel.set_diagnosis(Diagnosis.NORMAL)
+    w.diagnosis_panel.set_confidence(2)
+    assert w.confirm()
+    read = w.model.rows[0].read
+    assert read.gate_result.startswith("rejected: no frontal image") and read.ai_probability is None
+    pa = study_dicom(tmp_path / "rx" / "pa.dcm", S1, series=1, instance=1, view="PA", seed=2)
+    w.batch.add_paths([pa])
+    r = w.model.rows[0]
+    qtbot.waitUntil(lambda: len(r.images) == 2 and settled(w), timeout=10_000)
+    assert r.status == Status.CONFIRMED and r.read is read and r.path == lat and "pa.dcm" not in w.clf.paths
