@@ -367,7 +367,8 @@ class MainWindow(WindowActions, StudyImages, QMainWindow):
         if path in self._cache:
             self._cache[path].prediction = prediction
         if self.batch.ai_answer(row, prediction):  # else refused: the next candidate image is on its way
-            self._show_strip(row)
+            if r.refused:  # the AI's choice may read differently now ("not used: …")
+                self._show_strip(row)
             self._show_prediction(row, prediction)
 
     @Slot(int, object)

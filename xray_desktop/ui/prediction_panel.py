@@ -185,8 +185,9 @@ class PredictionPanel(QWidget):
 
     def set_ai_image(self, text: str) -> None:
         """Say which image of the study the AI read and why ("" hides the line: a one-image study)."""
-        self.ai_image_label.setText(text)
-        self.ai_image_label.setVisible(bool(text))
+        if text != self.ai_image_label.text():  # selection changes call this: skip the no-op relayout
+            self.ai_image_label.setText(text)
+            self.ai_image_label.setVisible(bool(text))
 
     def insert_after_summary(self, widget: QWidget) -> None:
         """Put ``widget`` (what the model saw) right under the verdict, above the threshold controls."""

@@ -230,6 +230,10 @@ class ViewerPanel(QWidget):
 
     def set_images(self, labels: list[str], tips: list[str], current: int, ai: int) -> None:
         """The study's images as buttons; ``current`` is on screen, ``ai`` (-1: none) the one the AI read."""
+        if len(labels) <= 1:  # the usual one-image study: nothing to update on this hot path
+            if self.strip.isVisibleTo(self):
+                self.strip.setVisible(False)
+            return
         while len(self.strip_buttons) < len(labels):  # buttons are reused: selection changes stay cheap
             b = QToolButton()
             b.setCheckable(True)
