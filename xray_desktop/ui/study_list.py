@@ -72,11 +72,11 @@ class StudyRow:
     refused: dict[Path, str] = field(default_factory=dict)
     ai_reason: str = ""
     gen: int = 0  # bumped whenever the AI image changes: answers for an older one are stale
-    home: Path = Path()  # the row's first file: drafts are kept under it (``path`` may change)
+    home: Path = None  # type: ignore[assignment]  # the row's first file: drafts are kept under it (``path`` may change)
     no_frontal: bool = False  # no image the AI may read (laterals only, or every candidate refused)
 
     def __post_init__(self) -> None:
-        if self.home == Path():
+        if self.home is None:
             self.home = self.path
 
     @property
@@ -246,7 +246,8 @@ class StudyListModel(QStandardItemModel):
         for st in studies:
             images = tuple(i for i in st.images if i.path not in self._by_path)
             if images:
-                r = StudyRow(path=images[0].path, order=0, study=replace(st, images=images))
+                r = StudyRow(path=images[0].path, order=0,
+                             study=st if len(images) == len(st.images) else replace(st, images=images))
                 r.choose()
                 r.home = r.path
                 rows.append(r)
