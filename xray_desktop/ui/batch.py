@@ -53,6 +53,9 @@ class BatchController(QObject):
         super().__init__(parent)
         self.model, self.inference, self.store = model, inference, store
         self.pool = make_pool(2)
+        # Folder walks read every file's header (grouping into studies): on a thread of their
+        # own, so a long walk never holds back the loaders (it took one of the two for seconds).
+        self.scan_pool = make_pool(1)
         self.signals = LoadSignals(self)
         self.signals.loaded.connect(self._on_loaded)
         self.signals.failed.connect(self._on_load_failed)
@@ -84,7 +87,7 @@ class BatchController(QObject):
         """Scan files and folders off the GUI thread; found studies join the batch."""
         rid = next_request_id()
         self._scans.add(rid)
-        self.pool.start(ScanTask(rid, [str(p) for p in paths], self.signals))
+        self.scan_pool.start(ScanTask(rid, [str(p) for p in paths], self.signals))
 
     def busy(self) -> bool:
         return bool(self._queue or self._loads or self._predictions or self._scans or self._inbox)
@@ -92,6 +95,7 @@ class BatchController(QObject):
     def cancel(self) -> None:
         """Stop the batch: queued rows stay unanalysed; late results are dropped."""
         self.pool.clear()
+        self.scan_pool.clear()
         self.inference.cancel(self._predictions)
         for row in [*self._queue, *(r for r, _ in self._loads.values()), *(r for r, _ in self._predictions.values())]:
             r = self.model.rows[row]
@@ -109,6 +113,7 @@ class BatchController(QObject):
         """Cancel and wait for running decodes (milliseconds each) so no thread outlives the window."""
         self.cancel()
         self.pool.waitForDone(2000)
+        self.scan_pool.waitForDone(2000)
         with self._readers_lock:
             readers, self._readers = list(self._readers.values()), {}
         for reader in readers:

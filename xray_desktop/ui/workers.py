@@ -11,6 +11,7 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -321,6 +322,9 @@ class ScanTask(QRunnable):
     """
 
     CHUNK = 25  # small chunks: each insertion is a short GUI-thread slice
+    # Reading a header is ~1.5 ms of Python (pydicom) holding the GIL; a pause after each file
+    # leaves the GIL to the GUI thread and the loaders (the load test's stalls grew without it).
+    PAUSE_S = 0.001
 
     def __init__(self, request_id: int, paths: list[str], signals: LoadSignals) -> None:
         super().__init__()
@@ -330,6 +334,7 @@ class ScanTask(QRunnable):
         images = []
         for it in chunk:
             image = describe(it)
+            time.sleep(self.PAUSE_S)
             if image.error and not it.skip_reason:  # the scan took it for an image: an error row, not "skipped"
                 image = replace(image, kind=it.kind)
             images.append(image)
