@@ -38,6 +38,7 @@ class Item:
     gate_reason: str = ""
     out_of_scope: str = ""
     read: Any = None
+    image_ids: tuple[tuple[str, str], ...] = ()
 
 
 class Clock:

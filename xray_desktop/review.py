@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from xray_desktop import decision
 from xray_desktop.domain import Diagnosis, StudyMetadata
 from xray_desktop.records import ReadInput
-from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL
+from xray_desktop.records.reads import ADJUDICATOR, FIRST_IMPRESSION, READ_FIRST_FINAL, study_images
 
 # The diagnosis form's values: (diagnosis, confidence, other finding as typed, note as typed).
 Draft = tuple[Diagnosis | None, int | None, str, str]
@@ -40,6 +40,9 @@ class ReviewItem(Protocol):
     gate_reason: str
     out_of_scope: str
     read: Any  # the latest records.Read, or None
+    # (key, SHA-256) of every image of the study ((): a single file read as before); ``path``
+    # and ``sha256`` are the image the AI read.
+    image_ids: tuple[tuple[str, str], ...]
 
 
 class NotReady(ValueError):
@@ -390,4 +393,5 @@ class ReviewSession:
             gate_result=gate_result(item) if not first else "", note=note.strip(), time_spent_ms=self.time_spent_ms(),
             supersedes=item.read.id if item.read is not None else None, other_finding=other_finding(draft),
             role=role,
+            **study_images(item.image_ids if item.sha256 in {h for _, h in item.image_ids} else ()),
         )

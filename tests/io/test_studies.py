@@ -138,3 +138,20 @@ def test_lateral_only_or_all_refused_is_no_choice() -> None:
 def test_single_png_study_reason() -> None:
     study = ImageStudy("ab" * 32, "", (StudyImage(Path("x.png"), "PNG", sha256="ab" * 32),))
     assert choose_ai_image(study).reason == "the study's only image"
+
+
+def test_a_study_found_later_merges_in_study_order_and_lists_its_image_ids(mixed: Path) -> None:
+    """The GUI's join: images of a listed study arriving later (another folder, the next instance)."""
+    from xray_desktop.io.studies import image_ids, merge_studies, with_hashes
+
+    first = _by_uid(group_studies([mixed / "z"]))[S1]  # the lateral alone
+    later = _by_uid(group_studies([mixed / "m", mixed / "z"]))[S1]  # the PA, and the lateral again
+    merged = merge_studies(first, later)
+    assert [(i.view, i.path.name) for i in merged.images] == [("PA", "b.dcm"), ("LL", "001.dcm")]
+    assert image_ids(merged) == ()  # grouping hashes only what it keys by
+    hashed = ImageStudy(merged.key, merged.study_uid, tuple(with_hashes(merged.images)))
+    ids = image_ids(hashed)
+    assert [k for k, _ in ids] == [i.sop_instance_uid for i in merged.images]
+    assert [h for _, h in ids] == [hashlib.sha256(i.path.read_bytes()).hexdigest() for i in merged.images]
+    gone = with_hashes([StudyImage(mixed / "nope.dcm", "DICOM")])[0]
+    assert gone.kind == "DICOM" and gone.error.startswith("cannot read")

@@ -70,20 +70,20 @@ def test_reads_are_looked_up_off_the_gui_thread_with_one_connection_per_loader(q
     w = make_window()
     gui = threading.get_ident()
     threads: list[int] = []
-    real_lookup = identity.lookup
+    real_lookup = identity.lookup_study  # a row is a study (issue 14): its reads are the study's
 
-    def spy(store, key, sha):
+    def spy(store, key, images):
         threads.append(threading.get_ident())
-        return real_lookup(store, key, sha)
+        return real_lookup(store, key, images)
 
     import xray_desktop.ui.batch as batch_mod
 
-    batch_mod.lookup, saved = spy, batch_mod.lookup
+    batch_mod.lookup_study, saved = spy, batch_mod.lookup_study
     try:
         w.open_paths([folder])
         qtbot.waitUntil(lambda: len(w.model.rows) == 40 and settled(w), timeout=60_000)
     finally:
-        batch_mod.lookup = saved
+        batch_mod.lookup_study = saved
     assert len(threads) >= 40 and gui not in threads
     assert 0 < len(w.batch._readers) <= 3  # the batch's two loaders and the viewer's one
     assert all(r.key for r in w.model.rows)

@@ -227,3 +227,39 @@ def choose_ai_image(study: ImageStudy, refused: Mapping[Path, str] | None = None
         head = (f"{pick.label}: no image is marked PA/AP (ViewPosition), so the AI reads the first, in "
                 "series/instance order, that the input gate accepts as a frontal film")
     return AiChoice(pick, "; ".join([head, *skipped, *tail]))
+
+
+def merge_studies(old: ImageStudy, new: ImageStudy) -> ImageStudy:
+    """``old`` with the images of ``new`` (the same study found later) added, in study order.
+
+    A file already in ``old`` keeps its entry; for a work list that grows as files arrive (a
+    second folder, a PACS sending one instance at a time).
+    """
+    have = {i.path for i in old.images}
+    images = sorted([*old.images, *(i for i in new.images if i.path not in have)], key=StudyImage.order_key)
+    return replace(old, images=tuple(images))
+
+
+def with_hashes(images: Iterable[StudyImage]) -> list[StudyImage]:
+    """The images with their file SHA-256 filled in (reads whole files: a worker thread's job)."""
+    from xray_desktop.io.loader import file_sha256
+
+    out = []
+    for image in images:
+        if image.error or image.sha256:
+            out.append(image)
+            continue
+        try:
+            out.append(replace(image, sha256=file_sha256(image.path)))
+        except OSError as exc:
+            out.append(replace(image, error=f"cannot read: {exc.strerror or exc}"))
+    return out
+
+
+def image_ids(study: ImageStudy) -> tuple[tuple[str, str], ...]:
+    """(key, SHA-256) of each image, in study order: the SOP Instance UID (else the hash) and the hash.
+
+    What a study read records (``image_keys``/``image_sha256s``) and ``records.identity.lookup_study``
+    takes; images without a known hash are left out.
+    """
+    return tuple((i.sop_instance_uid or i.sha256, i.sha256) for i in study.images if i.sha256 and not i.error)

@@ -17,9 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from xray_desktop.domain import Prediction, WorkerFailure
-from xray_desktop.io import ScanItem
+from xray_desktop.io.studies import ImageStudy, image_ids
 from xray_desktop.logging_setup import key_hash
-from xray_desktop.records.identity import Resolved, claim, lookup, resolve
+from xray_desktop.records.identity import Resolved, claim, lookup, lookup_study, resolve
 from xray_desktop.review import is_final
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.workers import (
@@ -47,12 +47,16 @@ class BatchController(QObject):
     finished = Signal()  # the batch ran out of work (or was cancelled)
     skipped = Signal(int)  # number of non-image files a folder walk left out
     row_loaded = Signal(int, object)  # source row, Loaded (so the viewer can reuse a decoded study)
+    study_changed = Signal(int)  # source row: its images, or the image the AI reads, changed
 
     def __init__(self, model: StudyListModel, inference: InferenceService, store: Any,
                  parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.model, self.inference, self.store = model, inference, store
         self.pool = make_pool(2)
+        # Folder walks read every file's header (grouping into studies): on a thread of their
+        # own, so a long walk never holds back the loaders (it took one of the two for seconds).
+        self.scan_pool = make_pool(1)
         self.signals = LoadSignals(self)
         self.signals.loaded.connect(self._on_loaded)
         self.signals.failed.connect(self._on_load_failed)
@@ -61,8 +65,8 @@ class BatchController(QObject):
         inference.prediction_ready.connect(self._on_prediction_ready)
         inference.failed.connect(self._on_prediction_failed)
         self._queue: deque[int] = deque()
-        self._loads: dict[int, int] = {}  # request id -> row
-        self._predictions: dict[int, int] = {}  # request id -> row
+        self._loads: dict[int, tuple[int, int]] = {}  # request id -> (row, its AI-image generation)
+        self._predictions: dict[int, tuple[int, int]] = {}  # request id -> (row, generation)
         self._scans: set[int] = set()
         # Results from the worker threads (scan chunks, decoded studies, predictions) wait here
         # and are handled a few milliseconds' worth per timer tick. Qt runs every queued signal
@@ -84,7 +88,7 @@ class BatchController(QObject):
         """Scan files and folders off the GUI thread; found studies join the batch."""
         rid = next_request_id()
         self._scans.add(rid)
-        self.pool.start(ScanTask(rid, [str(p) for p in paths], self.signals))
+        self.scan_pool.start(ScanTask(rid, [str(p) for p in paths], self.signals))
 
     def busy(self) -> bool:
         return bool(self._queue or self._loads or self._predictions or self._scans or self._inbox)
@@ -92,8 +96,9 @@ class BatchController(QObject):
     def cancel(self) -> None:
         """Stop the batch: queued rows stay unanalysed; late results are dropped."""
         self.pool.clear()
+        self.scan_pool.clear()
         self.inference.cancel(self._predictions)
-        for row in [*self._queue, *self._loads.values(), *self._predictions.values()]:
+        for row in [*self._queue, *(r for r, _ in self._loads.values()), *(r for r, _ in self._predictions.values())]:
             r = self.model.rows[row]
             if r.status in (Status.QUEUED, Status.LOADING, Status.ANALYSING):
                 r.status = Status.CANCELLED
@@ -109,13 +114,17 @@ class BatchController(QObject):
         """Cancel and wait for running decodes (milliseconds each) so no thread outlives the window."""
         self.cancel()
         self.pool.waitForDone(2000)
+        self.scan_pool.waitForDone(2000)
         with self._readers_lock:
             readers, self._readers = list(self._readers.values()), {}
         for reader in readers:
             reader.close()
 
-    def lookup(self, study: Any) -> Resolved | None:
-        """The store's reads of ``study``; runs on a loader thread, with that thread's own connection."""
+    def lookup(self, study: Any, entry: ImageStudy | None = None) -> Resolved | None:
+        """The store's reads of ``study`` (of its whole study ``entry`` when given: ``identity.lookup_study``).
+
+        Runs on a loader thread, with that thread's own connection.
+        """
         if self.store is None or not hasattr(self.store, "reader"):
             return None
         # By native thread id, not threading.local: PySide gives a pool thread a new Python
@@ -125,6 +134,8 @@ class BatchController(QObject):
             reader = self._readers.get(me)
             if reader is None:
                 reader = self._readers[me] = self.store.reader()
+        if entry is not None and entry.key:
+            return lookup_study(reader, entry.key, image_ids(entry))
         return lookup(reader, study.key, study.sha256)
 
     # -- pipeline -------------------------------------------------------------------------
@@ -139,8 +150,8 @@ class BatchController(QObject):
             r.status = Status.LOADING
             self.model.touch(row)
             rid = next_request_id()
-            self._loads[rid] = row
-            self.pool.start(LoadTask(rid, r.path, self.signals, self.lookup))
+            self._loads[rid] = (row, r.gen)
+            self.pool.start(LoadTask(rid, r.path, self.signals, self.lookup, r.study, r.gen))
         if not self.busy():
             self._finish()
 
@@ -171,18 +182,18 @@ class BatchController(QObject):
             self._inbox_timer.start()
 
     @Slot(int, object)
-    def _on_scanned(self, rid: int, items: list[ScanItem]) -> None:
+    def _on_scanned(self, rid: int, studies: list[ImageStudy]) -> None:
         if rid in self._scans:
-            self._post(self._scan_chunk, rid, items)
+            self._post(self._scan_chunk, rid, studies)
 
     @Slot(int)
     def _on_scan_finished(self, rid: int) -> None:
         if rid in self._scans:
             self._post(self._scan_done, rid)  # after its last chunk
 
-    def _scan_chunk(self, rid: int, items: list[ScanItem]) -> None:
+    def _scan_chunk(self, rid: int, studies: list[ImageStudy]) -> None:
         if rid in self._scans:  # else cancelled meanwhile
-            self._list_chunk(items)
+            self._list_chunk(studies)
 
     def _scan_done(self, rid: int) -> None:
         if rid in self._scans:
@@ -190,25 +201,27 @@ class BatchController(QObject):
             if not self.busy():
                 self._finish()
 
-    def _list_chunk(self, items: list[ScanItem]) -> None:
-        wanted: list[Path] = []
-        errors: dict[Path, str] = {}
+    def _list_chunk(self, studies: list[ImageStudy]) -> None:
+        """New studies become rows; images of a study already listed join its row."""
+        fresh: list[ImageStudy] = []
         skipped = 0
-        for it in items:
-            if not it.skip_reason:
-                wanted.append(it.path)
-            elif it.path.suffix.lower() in _IMAGE_SUFFIXES and it.path.name.upper() != "DICOMDIR":
-                wanted.append(it.path)
-                errors[it.path] = it.skip_reason
-            else:
+        for st in studies:
+            path = st.images[0].path
+            if st.error and not st.images[0].kind \
+                    and (path.suffix.lower() not in _IMAGE_SUFFIXES or path.name.upper() == "DICOMDIR"):
                 skipped += 1
+                continue
+            row = self.model.row_of_study(st.key)
+            if row is None:
+                fresh.append(st)
+            else:
+                self._join(row, st)
         if skipped:
             self.skipped.emit(skipped)
-        new_rows = self.model.add_paths(wanted)
-        for row in new_rows:
+        for row in self.model.add_studies(fresh):
             r = self.model.rows[row]
-            if r.path in errors:
-                r.status, r.error = Status.ERROR, errors[r.path]
+            if r.study is not None and r.study.error:
+                r.status, r.error = Status.ERROR, r.study.error
                 self.model.touch(row)
             else:
                 self._queue.append(row)
@@ -216,18 +229,66 @@ class BatchController(QObject):
         self.progress_changed.emit(self._done, self._total)
         self._pump()
 
+    def _join(self, row: int, study: ImageStudy) -> None:
+        """More images of a listed study (a second folder, the PACS sending the next instance)."""
+        r = self.model.rows[row]
+        before = len(r.images)
+        if self.model.join(row, study) and r.read is None:
+            self._reanalyse(row)  # a better image for the AI arrived (a PA after a lateral)
+        if len(r.images) != before:
+            self.study_changed.emit(row)
+
+    def _reanalyse(self, row: int, front: bool = False) -> None:
+        """The row's AI image changed: forget the old answer and analyse the new image."""
+        r = self.model.rows[row]
+        r.probability = r.gate_accepted = None
+        r.gate_reason = r.out_of_scope = r.error = ""
+        r.status = Status.QUEUED
+        self.model.touch(row)
+        if row not in self._queue:
+            if front:
+                self._queue.appendleft(row)
+            else:
+                self._queue.append(row)
+                self._total += 1
+        self._pump()
+
+    def ai_answer(self, row: int, prediction: Prediction) -> bool:
+        """Apply the AI's answer on the row's AI image; False when the gate refused it and another
+        candidate image of the study is now being analysed instead (``io.studies.choose_ai_image``)."""
+        r = self.model.rows[row]
+        if not prediction.gate.accepted and r.read is None and r.study is not None:
+            r.refused[r.path] = prediction.gate.reason or "refused by the input gate"
+            if r.choose() and not r.no_frontal:
+                self._reanalyse(row, front=True)
+                self.study_changed.emit(row)
+                return False
+        apply_prediction(self.model, row, prediction)
+        return True
+
     @Slot(int, object)
     def _on_loaded(self, rid: int, loaded: Loaded) -> None:
         self._post(self._handle_loaded, rid, loaded)
 
     def _handle_loaded(self, rid: int, loaded: Loaded) -> None:
-        row = self._loads.pop(rid, None)
+        row, gen = self._loads.pop(rid, (None, 0))
         if row is None:
             return  # cancelled meanwhile
         r = self.model.rows[row]
+        if gen != r.gen:  # the study's AI image changed meanwhile; the new one is queued
+            self._complete()
+            return
         confirmed = self.absorb(row, loaded)
         self.row_loaded.emit(row, loaded)
         if confirmed:  # resume: its read holds the whole AI verdict, nothing is analysed again
+            self._complete()
+            return
+        if r.no_frontal:  # laterals only (or every candidate refused): shown, never scored
+            r.status, r.gate_accepted, r.gate_reason = Status.REJECTED, False, r.ai_reason
+            self.model.touch(row)
+            self._complete()
+            return
+        if r.gate_accepted is not None:  # the viewer's answer on this image came first
             self._complete()
             return
         if not self.inference.available:
@@ -238,39 +299,59 @@ class BatchController(QObject):
         r.status = Status.ANALYSING
         self.model.touch(row)
         # The batch needs only the probability; the heat map is made for the study on screen.
-        self._predictions[self.inference.request(loaded.study, heatmap=False)] = row
+        self._predictions[self.inference.request(loaded.study, heatmap=False)] = (row, r.gen)
 
     @Slot(int, object)
     def _on_load_failed(self, rid: int, failure: WorkerFailure) -> None:
         self._post(self._handle_load_failed, rid, failure)
 
     def _handle_load_failed(self, rid: int, failure: WorkerFailure) -> None:
-        row = self._loads.pop(rid, None)
+        row, gen = self._loads.pop(rid, (None, 0))
         if row is None:
             return
         r = self.model.rows[row]
+        if gen != r.gen:
+            self._complete()
+            return
+        log.info("a study failed to load (%s)", failure.kind.value)  # the reason may quote a file name: not logged
+        if self.load_failed(row, failure.message):
+            return
         r.status, r.error = Status.ERROR, failure.message
         self.model.touch(row)
-        log.info("a study failed to load (%s)", failure.kind.value)  # the reason may quote a file name: not logged
         self._complete()
+
+    def load_failed(self, row: int, message: str) -> bool:
+        """The row's AI image does not load: True when another frontal image of the study is queued instead."""
+        r = self.model.rows[row]
+        if r.study is None or r.read is not None or r.no_frontal:
+            return False
+        r.refused[r.path] = f"cannot load ({message})"
+        if r.choose() and not r.no_frontal:
+            self._reanalyse(row, front=row not in self._queue)
+            self.study_changed.emit(row)
+            return True
+        return False
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
         self._post(self._handle_prediction_ready, rid, prediction)
 
     def _handle_prediction_ready(self, rid: int, prediction: Prediction) -> None:
-        row = self._predictions.pop(rid, None)
+        row, gen = self._predictions.pop(rid, (None, 0))
         if row is None:
             return  # not ours (the viewer's request) or cancelled
-        apply_prediction(self.model, row, prediction)
-        self._complete()
+        if gen != self.model.rows[row].gen:
+            self._complete()
+            return
+        if self.ai_answer(row, prediction):
+            self._complete()
 
     @Slot(int, object)
     def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
         self._post(self._handle_prediction_failed, rid, failure)
 
     def _handle_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:
-        row = self._predictions.pop(rid, None)
+        row, _gen = self._predictions.pop(rid, (None, 0))
         if row is None:
             return
         r = self.model.rows[row]
@@ -280,12 +361,13 @@ class BatchController(QObject):
         self._complete()
 
     def absorb(self, row: int, loaded: Loaded) -> bool:
-        """Fill a row from a decoded study; True when the store says it is already confirmed."""
+        """Fill a row from its decoded AI image; True when the store says it is already confirmed."""
         r = self.model.rows[row]
         study = loaded.study
-        resolved = self._resolve(loaded)
+        resolved = self._resolve(row, loaded)
         # A read applies only to the same content: a taken UID makes this a new image.
-        r.key = resolved.key if resolved is not None else study.key
+        default = r.study.key if r.study is not None and r.study.key else study.key
+        r.key = resolved.key if resolved is not None else default
         r.warning = resolved.warning if resolved is not None else ""
         r.sha256, r.metadata = study.sha256, study.metadata
         self.model.set_thumbnail(row, loaded.thumbnail)
@@ -302,12 +384,16 @@ class BatchController(QObject):
         self.model.touch(row)
         return is_final(r.read)
 
-    def _resolve(self, loaded: Loaded) -> Resolved | None:
+    def _resolve(self, row: int, loaded: Loaded) -> Resolved | None:
         if self.store is None:
             return None
-        study = loaded.study
+        study, entry = loaded.study, self.model.rows[row].study
         try:
-            if loaded.resolved is not None:  # looked up on the loader thread
+            if entry is not None and entry.key:  # a study: its key is the StudyInstanceUID (or the file's hash)
+                if loaded.resolved is not None:  # looked up on the loader thread
+                    return loaded.resolved
+                return lookup_study(self.store, entry.key, image_ids(entry))  # only if the loader's failed
+            if loaded.resolved is not None:
                 return claim(self.store, loaded.resolved, study.key, study.sha256, self._first_seen)
             return resolve(self.store, study.key, study.sha256, self._first_seen)
         except Exception as exc:  # noqa: BLE001 - a store hiccup must not stop the batch

@@ -36,6 +36,7 @@ SHORTCUTS = (
     ("Ctrl+Shift+A", "Adjudicate the confirmed study on screen (another reviewer; Review menu)"),
     ("J / Down", "Next study"),
     ("K / Up", "Previous study"),
+    ("[ / ]", "Previous / next image of the study (the AI reads the frontal one; laterals are shown, not scored)"),
     ("H", "Heat map on/off for this study (shown by itself when the AI says pneumonia)"),
     ("F / Ctrl+1", "Fit image to window / one image pixel per screen pixel"),
     ("Ctrl+I / Ctrl+R", "Invert grey scale / reset window, zoom and invert"),

@@ -26,7 +26,7 @@ from xray_desktop import settings as keys
 from xray_desktop.domain import Prediction, Study, WorkerFailure
 from xray_desktop.records import StoreError
 from xray_desktop.review import ReviewSession
-from xray_desktop.ui.batch import BatchController, apply_prediction
+from xray_desktop.ui.batch import BatchController
 from xray_desktop.ui.diagnosis_panel import DiagnosisPanel
 from xray_desktop.ui.dialogs import (
     ExportOptions,
@@ -42,6 +42,7 @@ from xray_desktop.ui.second_look import SecondLookActions
 from xray_desktop.ui.settings_store import SettingsStore
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.study_list_panel import StudyListPanel
+from xray_desktop.ui.study_view import StudyImages
 from xray_desktop.ui.viewer_only import start_viewer_only
 from xray_desktop.ui.viewer_panel import ViewerPanel
 from xray_desktop.ui.window_actions import WindowActions
@@ -66,7 +67,7 @@ class _Cached:
     prediction: Prediction | None = None
 
 
-class MainWindow(SecondLookActions, WindowActions, QMainWindow):
+class MainWindow(SecondLookActions, WindowActions, StudyImages, QMainWindow):
     """Wires the work list, viewer, AI panel and diagnosis panel to the workers and the store."""
 
     store_attached = Signal(object)  # a viewer-only window reached its database (ui/viewer_only.py)
@@ -83,6 +84,13 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         # Tests set this to answer "quit and lose n unsaved drafts?" without a dialog.
         self.discard_drafts_provider: Callable[[int], bool] | None = None
         self._cache: OrderedDict[Path, _Cached] = OrderedDict()
+        # The image of the current study on screen (its index in the row's images, its path),
+        # whether the load awaited is the study's first view, and the image a prediction is for.
+        self._image_idx = 0
+        self._view_path: Path | None = None
+        self._view_first = True
+        self._pred_path: Path | None = None
+        self._ai_path: Path | None = None  # the current study's AI image when it was last shown
         # What the reader is on, the operating point, drafts, the request ids awaited (review.py).
         self.session = ReviewSession()
         self._started = False
@@ -162,6 +170,8 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         self.model.rowsInserted.connect(self._on_rows_inserted)
         self.batch.progress_changed.connect(self.list_panel.set_progress)
         self.batch.row_loaded.connect(self._on_row_loaded)
+        self.batch.study_changed.connect(self._on_study_changed)
+        self.viewer.image_requested.connect(self.show_image)
         self.batch.skipped.connect(self._on_skipped)
         self.batch.finished.connect(self._on_batch_finished)
         self.view_signals.loaded.connect(self._on_view_loaded)
@@ -243,16 +253,13 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
             return
         r = self.model.rows[row]
         self._refresh_diagnosis_panel(row, keep_input=False)
+        self._image_idx = r.ai_index  # a study opens on the image the AI reads (the frontal)
+        self._ai_path = r.path
+        self._show_strip(row)
         if r.status == Status.ERROR:
             self.viewer.show_study(None, f"Cannot show {r.path.name}: {r.error}")
             return
-        cached = self._cache.get(r.path)
-        if cached is not None:
-            self._show(row, cached)
-        else:
-            self.viewer.show_study(None, "Loading…")
-            rid = self.session.expect_view(next_request_id())
-            self.view_pool.start(LoadTask(rid, r.path, self.view_signals, self.batch.lookup))
+        self._load_image(row, r.path, first=True)
 
     def _refresh_diagnosis_panel(self, row: int, keep_input: bool = True) -> None:
         r = self.model.rows[row]
@@ -260,7 +267,7 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         # What the reader typed on this study survives a refresh (its key arriving, a confirm
         # elsewhere); a draft left earlier in the session comes back when they return to it.
         draft = (panel.state() if keep_input and panel.isEnabled() and panel.is_dirty()
-                 else self.session.draft_for(r.path))
+                 else self.session.draft_for(r.home))
         panel.setEnabled(bool(r.key))
         history: list[Any] = []
         if r.read is not None and self.store is not None:
@@ -274,18 +281,27 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         panel.set_ai_label(self.session.shown_label(r))
         panel.set_stage(self.session.pending_role(r))  # read first: first impression, then the final
 
-    def _show(self, row: int, cached: _Cached) -> None:
+    def _show(self, row: int, cached: _Cached, first: bool = True) -> None:
+        """Put a decoded image of ``row`` on screen; the AI image gets the prediction and heat map."""
         self._cache.move_to_end(cached.study.path)
         self.viewer.show_study(cached.study)
-        self.session.shown()
-        if self.model.rows[row].warning:
-            self.notifier.notify(self.model.rows[row].warning, 15000)
+        r = self.model.rows[row]
+        if first:
+            self.session.shown()
+            if r.warning:
+                self.notifier.notify(r.warning, 15000)
+            self._prefetch_after(row)
+        if cached.study.path != r.path:
+            return  # another image of the study (a lateral): shown, not scored, no heat map
         if cached.prediction is not None:
             self._show_prediction(row, cached.prediction)
+        elif r.no_frontal:  # no image the AI may read (laterals only): say so, ask nothing
+            self.prediction_panel.set_prediction(None, False, r.gate_reason or r.ai_reason)
+            self._show_model_name()  # not "Analysing…": nothing is asked
         elif self.inference.available:
             self.prediction_panel.status_label.setText("Analysing…")
+            self._pred_path = cached.study.path
             self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
-        self._prefetch_after(row)
 
     def _show_prediction(self, row: int, p: Prediction) -> None:
         r = self.model.rows[row]
@@ -296,6 +312,9 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
         self.prediction_panel.set_prediction(p.probability, p.gate.accepted, p.gate.reason,
                                              getattr(p, "out_of_scope", ""))
         self.diagnosis_panel.set_ai_label(v.label if show.label else "")
+        self._show_model_name()
+
+    def _show_model_name(self) -> None:
         if self.inference.info is not None:
             self.prediction_panel.status_label.setText(
                 f"Model {self.inference.info.card.name} {self.inference.info.version}")
@@ -306,7 +325,8 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
             return
         nxt = self.model.rows[below]
         if nxt.status != Status.ERROR and nxt.path not in self._cache:
-            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals, self.batch.lookup))
+            self.view_pool.start(LoadTask(next_request_id(), nxt.path, self.view_signals, self.batch.lookup,
+                                          nxt.study, nxt.gen))
 
     def _put_cache(self, loaded: Loaded) -> _Cached:
         entry = self._cache.get(loaded.path) or _Cached(loaded.study)
@@ -323,40 +343,50 @@ class MainWindow(SecondLookActions, WindowActions, QMainWindow):
             return
         entry = self._put_cache(loaded)
         r = self.model.rows[row]
-        if not r.key or r.status in (Status.QUEUED, Status.CANCELLED):
+        ai_image = loaded.path == r.path and loaded.gen == r.gen
+        if ai_image and (not r.key or r.status in (Status.QUEUED, Status.CANCELLED)):
             self.batch.absorb(row, loaded)
             if self.session.is_current(row):
                 self._refresh_diagnosis_panel(row)
-        if self.session.take_view(rid, row):
-            self._show(row, entry)
+        if loaded.path == self._view_path and self.session.take_view(rid, row):
+            self._show(row, entry, self._view_first)
 
     @Slot(int, object)
     def _on_view_failed(self, rid: int, failure: WorkerFailure) -> None:
         if not self.session.view_failed(rid):
             return  # a prefetch: the batch reports that file's error itself
         r = self.model.rows[self.session.row]
-        r.status, r.error = Status.ERROR, failure.message
-        self.model.touch(self.session.row)
-        self.viewer.show_study(None, f"Cannot show {r.path.name}: {failure.message}")
+        path = self._view_path or r.path
+        self.viewer.show_study(None, f"Cannot show {path.name}: {failure.message}")
+        if path != r.path:
+            return  # another image of the study (a lateral): the study itself is fine
+        if not self.batch.load_failed(self.session.row, failure.message):  # else: its next frontal image
+            r.status, r.error = Status.ERROR, failure.message
+            self.model.touch(self.session.row)
 
     @Slot(int, object)
     def _on_row_loaded(self, row: int, loaded: Loaded) -> None:
         # The batch decoded the study on screen (or the next one): reuse it rather than decode twice.
         if self.session.is_current(row) and not self.diagnosis_panel.isEnabled():
             self._refresh_diagnosis_panel(row)  # its key is known now, so it can be confirmed
-        if self.session.take_any_view(row):
-            self._show(row, self._put_cache(loaded))
+        if self.session.is_current(row) and loaded.path == self._view_path and self.session.take_any_view(row):
+            self._show(row, self._put_cache(loaded), self._view_first)
 
     @Slot(int, object)
     def _on_prediction_ready(self, rid: int, prediction: Prediction) -> None:
         if not self.session.take_prediction(rid):
             return  # the batch's request, or the user has moved on
         row = self.session.row
-        path = self.model.rows[row].path
+        path, self._pred_path = self._pred_path, None
+        r = self.model.rows[row]
+        if path != r.path:
+            return  # the study's AI image changed meanwhile
         if path in self._cache:
             self._cache[path].prediction = prediction
-        apply_prediction(self.model, row, prediction)
-        self._show_prediction(row, prediction)
+        if self.batch.ai_answer(row, prediction):  # else refused: the next candidate image is on its way
+            if r.refused:  # the AI's choice may read differently now ("not used: …")
+                self._show_strip(row)
+            self._show_prediction(row, prediction)
 
     @Slot(int, object)
     def _on_prediction_failed(self, rid: int, failure: WorkerFailure) -> None:

@@ -147,7 +147,13 @@ class PredictionPanel(QWidget):
         self.summary = QWidget()
         sl = QVBoxLayout(self.summary)
         sl.setContentsMargins(0, 0, 0, 0)
-        for wdg in (self.status_label, self.probability_label, self.probability_bar, self.ai_label, self.gate_label):
+        # Which image of the study the AI read, and why (io.studies.choose_ai_image's reason).
+        self.ai_image_label = QLabel("")
+        self.ai_image_label.setObjectName("hint")
+        self.ai_image_label.setWordWrap(True)
+        self.ai_image_label.setVisible(False)
+        for wdg in (self.status_label, self.probability_label, self.probability_bar, self.ai_label, self.gate_label,
+                    self.ai_image_label):
             sl.addWidget(wdg)
         self.controls = QWidget()
         form = QFormLayout(self.controls)
@@ -176,6 +182,12 @@ class PredictionPanel(QWidget):
         self.source_combo.activated.connect(self._on_source_combo_activated)
         self.prevalence_spin.valueChanged.connect(self._on_prevalence_spin_value_changed)
         self._refresh()
+
+    def set_ai_image(self, text: str) -> None:
+        """Say which image of the study the AI read and why ("" hides the line: a one-image study)."""
+        if text != self.ai_image_label.text():  # selection changes call this: skip the no-op relayout
+            self.ai_image_label.setText(text)
+            self.ai_image_label.setVisible(bool(text))
 
     def insert_after_summary(self, widget: QWidget) -> None:
         """Put ``widget`` (what the model saw) right under the verdict, above the threshold controls."""
@@ -357,9 +369,11 @@ class PredictionPanel(QWidget):
         v = self.verdict()
         show = self.display_rule(v)
         withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
-        self.gate_label.setVisible(bool(withheld) and self._probability is not None and show.label)
+        # A study with no image the AI may read (laterals only) is refused without a number.
+        answered = self._probability is not None or self._gate_ok is False
+        self.gate_label.setVisible(bool(withheld) and answered and show.label)
         self.gate_label.setText(f"No AI call: {withheld}." if withheld and show.label else "")
-        if self._probability is None or self.card is None:
+        if not answered or self.card is None:
             self.probability_label.setText("—")
             self.probability_bar.setValue(0)
             self.ai_label.setText("")

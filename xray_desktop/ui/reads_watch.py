@@ -143,8 +143,9 @@ def apply_arrived(rows: list[Any], reads: list[Any]) -> list[int]:
         read = newest.get(getattr(r, "key", ""))
         if read is None or (r.read is not None and r.read.id >= read.id):
             continue
-        if r.sha256 and read.file_sha256 and read.file_sha256 != r.sha256:
-            continue
+        if r.sha256 and read.file_sha256 and read.file_sha256 != r.sha256 \
+                and not set(read.image_sha256s.split()) & {h for _, h in getattr(r, "image_ids", ())}:
+            continue  # a study read applies when it shares an image with the row's study
         r.read = read
         if is_final(read):  # a first impression (read-first mode) is not a confirmed diagnosis
             r.status = Status.CONFIRMED

@@ -1,6 +1,6 @@
 """The review keys and the focus rules of the window (issues 17.11, 18.3).
 
-* P/N/I/O, 1–5, Ctrl+Enter, J/K, H, F and Space work wherever the focus is, except inside a
+* P/N/I/O, 1–5, Ctrl+Enter, J/K, [/], H, F and Space work wherever the focus is, except inside a
   text field (note, other finding, a number box): the work list's and the sort box's
   type-ahead search must not swallow them, whether or not the window's shortcuts fire.
 * Focus never moves into a text field by itself; Esc in a text field goes back to the list.
@@ -33,7 +33,7 @@ _PLAIN = (Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.KeypadModifier)
 # ShortcutOverride of printable keys for their type-ahead search, which stopped P in the list.
 REVIEW_KEYS = frozenset({Qt.Key.Key_P, Qt.Key.Key_N, Qt.Key.Key_I, Qt.Key.Key_O, Qt.Key.Key_J, Qt.Key.Key_K,
                          Qt.Key.Key_H, Qt.Key.Key_F, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_3, Qt.Key.Key_4,
-                         Qt.Key.Key_5})
+                         Qt.Key.Key_5, Qt.Key.Key_BracketLeft, Qt.Key.Key_BracketRight})
 _ENTER = (Qt.Key.Key_Return, Qt.Key.Key_Enter)
 
 
@@ -61,6 +61,8 @@ def build_shortcuts(w: Any) -> dict[str, QShortcut]:
         ("O", other),
         ("J", lambda: w.list_panel.step(1)),
         ("K", lambda: w.list_panel.step(-1)),
+        ("[", lambda: w.step_image(-1)),  # the previous / next image of the study (PA, lateral, ...)
+        ("]", lambda: w.step_image(1)),
         ("Ctrl+Return", w.confirm),
         ("Ctrl+Enter", w.confirm),
     ]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ from PySide6.QtGui import QBrush, QColor, QStandardItem, QStandardItemModel
 
 from xray_desktop import decision
 from xray_desktop.domain import StudyMetadata
+from xray_desktop.io.studies import ImageStudy, StudyImage, choose_ai_image, image_ids, merge_studies
 from xray_desktop.review import is_final
 from xray_desktop.ui.thumbnails import ThumbnailCache
 
@@ -67,6 +68,53 @@ class StudyRow:
     out_of_scope: str = ""  # outside the model's intended use (e.g. "age 62 y"): no AI call
     read: Any = None  # latest records.Read, or None
     warning: str = ""  # e.g. a UID collision (records.identity); shown on the row
+    # The study: its images (``path`` is the one the AI reads, or the first when none), the
+    # images the AI could not use (path -> why), why it reads the one it does.
+    study: ImageStudy | None = None
+    refused: dict[Path, str] = field(default_factory=dict)
+    ai_reason: str = ""
+    gen: int = 0  # bumped whenever the AI image changes: answers for an older one are stale
+    home: Path = None  # type: ignore[assignment]  # the row's first file: drafts are kept under it (``path`` may change)
+    no_frontal: bool = False  # no image the AI may read (laterals only, or every candidate refused)
+
+    def __post_init__(self) -> None:
+        if self.home is None:
+            self.home = self.path
+
+    @property
+    def images(self) -> tuple[StudyImage, ...]:
+        return self.study.images if self.study is not None else ()
+
+    @property
+    def image_ids(self) -> tuple[tuple[str, str], ...]:
+        """(key, SHA-256) of every image: what a read of the study records."""
+        return image_ids(self.study) if self.study is not None else ()
+
+    @property
+    def ai_index(self) -> int:
+        """Index of the image the AI reads in :attr:`images` (0 when it reads none)."""
+        return next((i for i, im in enumerate(self.images) if im.path == self.path), 0)
+
+    def images_text(self) -> str:
+        """The Images cell: "2 PA/LL" (count, views), "1" for a file without views."""
+        n = len(self.images) or 1
+        views = [im.view or "?" for im in self.images]
+        return f"{n} {'/'.join(views)}" if any(v != "?" for v in views) else str(n)
+
+    def choose(self) -> bool:
+        """Pick the image the AI reads (``io.studies.choose_ai_image``); True when it changed."""
+        if self.study is None:
+            return False
+        choice = choose_ai_image(self.study, self.refused)
+        self.ai_reason, self.no_frontal = choice.reason, choice.image is None
+        if choice.image is not None:
+            path = choice.image.path
+        else:  # nothing the AI may read: stay on the last image tried, else show the first
+            path = self.path if any(im.path == self.path for im in self.images) else self.images[0].path
+        if path == self.path:
+            return False
+        self.path, self.gen = path, self.gen + 1
+        return True
 
     @property
     def name(self) -> str:
@@ -88,7 +136,7 @@ class StudyRow:
         return decision.not_assessed_text(self.gate_accepted, self.gate_reason, self.out_of_scope)
 
 
-COLUMNS = ("Study", "Date", "Status", "AI %", "AI label", "Final")
+COLUMNS = ("Study", "Date", "Status", "AI %", "AI label", "Final", "Images")
 ORDER_ROLE = Qt.ItemDataRole.UserRole + 1
 PROB_ROLE = Qt.ItemDataRole.UserRole + 2
 STATUS_ROLE = Qt.ItemDataRole.UserRole + 3
@@ -122,7 +170,8 @@ class StudyListModel(QStandardItemModel):
         proto.setEditable(False)
         self.setItemPrototype(proto)
         self.rows: list[StudyRow] = []
-        self._by_path: dict[Path, int] = {}
+        self._by_path: dict[Path, int] = {}  # every image of every study
+        self._by_key: dict[str, int] = {}  # study key -> row
         self.threshold: float | None = None
         self.pinned = -1  # the row the reader is on: its sort keys are frozen so it never moves
         self.thumbs = ThumbnailCache()
@@ -149,8 +198,10 @@ class StudyListModel(QStandardItemModel):
             tip = f"⚠ {r.warning}\n{tip}"
         for col in columns or range(len(COLUMNS)):
             display = self._display(r, col, shown)
-            values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: display,
-                                      Qt.ItemDataRole.ToolTipRole: f"{display}\n{tip}" if col in (0, 1, 2, 4) else tip}
+            cell_tip = f"{display}\n{tip}" if col in (0, 1, 2, 4) else tip
+            if col == 6:
+                cell_tip = f"{len(r.images) or 1} image(s): {r.study.views if r.study else '?'}\n{r.ai_reason}"
+            values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: display, Qt.ItemDataRole.ToolTipRole: cell_tip}
             if col == 0 and row != self.pinned:  # the thumbnail (DecorationRole) is set by show_thumbnails
                 values.update(self.sort_keys(r, shown))
             if col == 2:  # None (an invalid QVariant) removes the role: the default colour
@@ -203,29 +254,73 @@ class StudyListModel(QStandardItemModel):
             return LABEL_TEXT[v.label] if v.probability is not None else ""
         if col == 5 and is_final(row.read):  # a first impression is not the final diagnosis
             return str(getattr(row.read.final_diagnosis, "value", row.read.final_diagnosis)).capitalize()
+        if col == 6:
+            return row.images_text()
         return ""
 
     # -- mutation (GUI thread only) --------------------------------------------------------
     def add_paths(self, paths: list[Path]) -> list[int]:
-        """Append rows for paths not yet listed; returns the new row numbers."""
+        """Append a row (a study of one file, nothing chosen yet) per path not yet listed."""
         fresh = [Path(p) for p in dict.fromkeys(paths) if Path(p) not in self._by_path]
-        if not fresh:
+        return self._append([StudyRow(path=p, order=0) for p in fresh])
+
+    def add_studies(self, studies: list[ImageStudy]) -> list[int]:
+        """Append a row per study, its AI image chosen; files already listed are left out."""
+        rows: list[StudyRow] = []
+        for st in studies:
+            images = tuple(i for i in st.images if i.path not in self._by_path)
+            if images:
+                r = StudyRow(path=images[0].path, order=0,
+                             study=st if len(images) == len(st.images) else replace(st, images=images))
+                r.choose()
+                r.home = r.path
+                rows.append(r)
+        return self._append(rows)
+
+    def _append(self, new: list[StudyRow]) -> list[int]:
+        if not new:
             return []
         start = len(self.rows)
-        for i, p in enumerate(fresh):
-            self._by_path[p] = start + i
-            self.rows.append(StudyRow(path=p, order=start + i))
+        for i, r in enumerate(new):
+            r.order = start + i
+            self.rows.append(r)
+            self._index(start + i)
         # Insert empty rows, fill them quietly, then one dataChanged: the proxy sorts and
         # filters the new rows once, with their values.
-        self.insertRows(start, len(fresh))
+        self.insertRows(start, len(new))
         self.blockSignals(True)
         try:
-            for row in range(start, start + len(fresh)):
+            for row in range(start, start + len(new)):
                 self._sync(row)
         finally:
             self.blockSignals(False)
         self.dataChanged.emit(self.index(start, 0), self.index(len(self.rows) - 1, len(COLUMNS) - 1))
-        return list(range(start, start + len(fresh)))
+        return list(range(start, start + len(new)))
+
+    def _index(self, row: int) -> None:
+        r = self.rows[row]
+        self._by_path[r.path] = row
+        for im in r.images:
+            self._by_path[im.path] = row
+        if r.study is not None and r.study.key:
+            self._by_key.setdefault(r.study.key, row)
+
+    def join(self, row: int, study: ImageStudy) -> bool:
+        """Add the images of ``study`` (found later) to ``row``'s study; True when its AI image changed.
+
+        The caller re-analyses a changed row that is not confirmed (a PA arriving after a lateral).
+        """
+        r = self.rows[row]
+        assert r.study is not None
+        r.study = merge_studies(r.study, study)
+        self._index(row)
+        changed = r.choose() if r.read is None else False
+        self.touch(row)
+        return changed
+
+    def row_of_study(self, key: str) -> int | None:
+        """The row of the study keyed ``key`` (StudyInstanceUID, a single file's SHA-256)."""
+        return self._by_key.get(key) if key else None
 
     def set_thumbnail(self, row: int, data: bytes | None) -> None:
         """Give ``row`` new thumbnail bytes; its pixmap is made when the row is next on screen."""

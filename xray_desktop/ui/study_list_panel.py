@@ -108,11 +108,11 @@ class StudyListPanel(QWidget):
         hh.setMinimumSectionSize(36)
         fm = self.table.fontMetrics()
         for col, sample in ((0, "MMMMMMMMMMMMMM"), (1, "2026-12-04"), (2, "not analysed"), (3, "> 99.9"),
-                            (4, "Not assessed"), (5, "Indeterminate")):
+                            (4, "Not assessed"), (5, "Indeterminate"), (6, "2 PA/LL")):
             hh.resizeSection(col, fm.horizontalAdvance(sample) + 18 + (52 if col == 0 else 0))
-        # On screen: Study, AI %, AI label, Status, Final, Date — what triage needs first stays
-        # visible in a narrow list (the model's column numbers do not change).
-        for visual, col in enumerate((0, 3, 4, 2, 5, 1)):
+        # On screen: Study, AI %, AI label, Images, Status, Final, Date — what triage needs first
+        # stays visible in a narrow list (the model's column numbers do not change).
+        for visual, col in enumerate((0, 3, 4, 6, 2, 5, 1)):
             hh.moveSection(hh.visualIndex(col), visual)
         hh.setSectionsClickable(True)
         hh.setSortIndicatorShown(True)

@@ -84,6 +84,7 @@ class ViewerPanel(QWidget):
     heatmap_toggled = Signal(bool)  # heat map now visible or not
     heatmap_opacity_changed = Signal(float)  # new opacity 0..1
     metadata_toggled = Signal(bool)  # metadata pane now shown or not
+    image_requested = Signal(int)  # the reader clicked image n of the study in the strip
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -159,6 +160,14 @@ class ViewerPanel(QWidget):
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(bar)
+        # The study's images ("1/2 PA · AI", "2/2 LL"); [ and ] step through them. Hidden for one image.
+        self.strip = QWidget()
+        self._strip_lay = QHBoxLayout(self.strip)
+        self._strip_lay.setContentsMargins(4, 0, 4, 0)
+        self._strip_lay.addStretch(1)
+        self.strip_buttons: list[QToolButton] = []
+        self.strip.setVisible(False)
+        lay.addWidget(self.strip)
         lay.addWidget(self.message)
         lay.addLayout(view_row, 1)
         # The heat map's caption and opacity sit under the image, shown with the heat map: the
@@ -218,6 +227,28 @@ class ViewerPanel(QWidget):
         rows = metadata_rows(study.metadata, study) if study is not None else metadata_rows(_EMPTY_MD, None)
         for label, value in rows:
             self.meta_labels[label].setText(value or "—")
+
+    def set_images(self, labels: list[str], tips: list[str], current: int, ai: int) -> None:
+        """The study's images as buttons; ``current`` is on screen, ``ai`` (-1: none) the one the AI read."""
+        if len(labels) <= 1:  # the usual one-image study: nothing to update on this hot path
+            if self.strip.isVisibleTo(self):
+                self.strip.setVisible(False)
+            return
+        while len(self.strip_buttons) < len(labels):  # buttons are reused: selection changes stay cheap
+            b = QToolButton()
+            b.setCheckable(True)
+            b.setAutoRaise(True)
+            b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the review keys keep working
+            b.clicked.connect(lambda _c=False, i=len(self.strip_buttons): self.image_requested.emit(i))
+            self._strip_lay.insertWidget(len(self.strip_buttons), b)
+            self.strip_buttons.append(b)
+        for i, b in enumerate(self.strip_buttons):
+            if i < len(labels):
+                b.setText(labels[i] + (" · AI" if i == ai else ""))
+                b.setToolTip(f"{tips[i]} ([ / ] previous / next image)")
+                b.setChecked(i == current)
+            b.setVisible(i < len(labels))
+        self.strip.setVisible(len(labels) > 1)
 
     def set_heatmap(self, heatmap: Any, positive: bool = False) -> None:
         """Load the study's heat map (None: none); it shows by itself only when ``positive``."""

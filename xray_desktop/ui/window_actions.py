@@ -180,7 +180,7 @@ class WindowActions:
                                  title="Diagnosis not saved", log_text=f"saving a read failed: {exc}",
                                  level=logging.ERROR)
             return False
-        self.session.saved(r.path)
+        self.session.saved(r.home)
         panel.mark_saved()  # moving on must not keep the saved values as a "draft"
         self.leave_text_field()  # the next study's "n" must not go into this one's note
         if read.study_key != r.key:  # the store found the UID taken by other content meanwhile
@@ -230,7 +230,7 @@ class WindowActions:
         panel = self.diagnosis_panel
         if 0 <= row < len(self.model.rows) and panel.isEnabled() and panel.is_dirty():
             r = self.model.rows[row]
-            self.session.keep_draft(r.path, panel.state())
+            self.session.keep_draft(r.home, panel.state())
             self.notifier.notify(f"Unsaved draft kept for {r.name} (this session only)", 5000)
 
     def _discard_drafts_ok(self) -> bool:
@@ -258,8 +258,10 @@ class WindowActions:
         self.model.set_threshold(self.prediction_panel.threshold())
         row = self.session.row
         if row >= 0 and not self.session.pred_rid:
-            cached = self._cache.get(self.model.rows[row].path)
-            if cached is not None and cached.prediction is None:
+            r = self.model.rows[row]
+            cached = self._cache.get(r.path)
+            if cached is not None and cached.prediction is None and not r.no_frontal:
+                self._pred_path = r.path
                 self.session.expect_prediction(self.inference.request(cached.study, heatmap=True))
 
     @Slot(object)
@@ -300,8 +302,8 @@ class WindowActions:
 
     # -- dialogs and menu actions ---------------------------------------------------------
     def show_tags(self) -> None:
-        cached = self._cache.get(self.model.rows[self.session.row].path) if self.session.row >= 0 else None
-        TagsDialog(cached.study.tags if cached else [], self).exec()
+        study = self.viewer.view.study() if self.session.row >= 0 else None  # the image on screen
+        TagsDialog(study.tags if study is not None else [], self).exec()
 
     def show_model_card(self) -> None:
         info = self.inference.info

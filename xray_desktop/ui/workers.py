@@ -11,10 +11,11 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FuturesTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -22,6 +23,7 @@ from PySide6.QtCore import QEventLoop, QObject, QRunnable, QThread, QThreadPool,
 
 from xray_desktop.domain import FailureKind, Prediction, Study, WorkerFailure
 from xray_desktop.io import StudyLoadError, load_study, scan
+from xray_desktop.io.studies import ImageStudy, describe, group_images, with_hashes
 from xray_desktop.model.site_profile import ProfileError, newest_for
 from xray_desktop.records import Read, ReadInput, Store
 from xray_desktop.records.anchor import session_check
@@ -86,6 +88,7 @@ class Loaded:
     study: Study
     thumbnail: bytes  # JPEG, see ui/thumbnails.py
     resolved: Any = None  # the store's lookup of its reads, when the task was given one
+    gen: int = 0  # the row's AI-image generation the load was asked for (ui/study_list.StudyRow.gen)
 
 
 def model_failure(exc: BaseException) -> WorkerFailure:
@@ -274,7 +277,7 @@ class LoadSignals(QObject):
 
     loaded = Signal(int, object)  # request id, Loaded
     failed = Signal(int, object)  # request id, WorkerFailure (the loader's reason)
-    scanned = Signal(int, object)  # request id, list[ScanItem] (one chunk)
+    scanned = Signal(int, object)  # request id, list[ImageStudy] (one chunk of files, grouped)
     scan_finished = Signal(int)  # request id
 
 
@@ -282,10 +285,12 @@ class LoadTask(QRunnable):
     """Decode one file and make its thumbnail, off the GUI thread."""
 
     def __init__(self, request_id: int, path: Path, signals: LoadSignals,
-                 lookup: Callable[[Study], Any] | None = None) -> None:
+                 lookup: Callable[[Study, ImageStudy | None], Any] | None = None,
+                 study: ImageStudy | None = None, gen: int = 0) -> None:
         super().__init__()
         self.request_id, self.path, self.signals = request_id, Path(path), signals
         self.lookup = lookup  # the reads lookup, done here so the GUI thread does not wait on it
+        self.study, self.gen = study, gen  # the study the file belongs to: its reads are looked up
 
     def run(self) -> None:
         try:
@@ -302,20 +307,38 @@ class LoadTask(QRunnable):
         resolved = None
         if self.lookup is not None:
             try:
-                resolved = self.lookup(study)
+                resolved = self.lookup(study, self.study)
             except Exception as exc:  # noqa: BLE001 - the GUI thread looks it up again instead
                 log.warning("reads lookup on the loader failed: %s", type(exc).__name__)
-        self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb, resolved))
+        self.signals.loaded.emit(self.request_id, Loaded(self.path, study, thumb, resolved, self.gen))
 
 
 class ScanTask(QRunnable):
-    """Walk files and folders; report found files in chunks so the list fills progressively."""
+    """Walk files and folders, read each file's header and hash, group into studies (``io.studies``).
+
+    Reported in chunks so the list fills progressively; a study whose files fall into several
+    chunks (or arrive later) is joined by the batch under its key. Headers and hashes are read
+    here, never on the GUI thread.
+    """
 
     CHUNK = 25  # small chunks: each insertion is a short GUI-thread slice
+    # Reading a header is ~1.5 ms of Python (pydicom) holding the GIL; a pause after each file
+    # leaves the GIL to the GUI thread and the loaders (the load test's stalls grew without it).
+    PAUSE_S = 0.001
 
     def __init__(self, request_id: int, paths: list[str], signals: LoadSignals) -> None:
         super().__init__()
         self.request_id, self.paths, self.signals = request_id, list(paths), signals
+
+    def _emit(self, chunk: list[Any]) -> None:
+        images = []
+        for it in chunk:
+            image = describe(it)
+            time.sleep(self.PAUSE_S)
+            if image.error and not it.skip_reason:  # the scan took it for an image: an error row, not "skipped"
+                image = replace(image, kind=it.kind)
+            images.append(image)
+        self.signals.scanned.emit(self.request_id, group_images(with_hashes(images)))
 
     def run(self) -> None:
         chunk: list[Any] = []
@@ -323,12 +346,14 @@ class ScanTask(QRunnable):
             for item in scan(self.paths):
                 chunk.append(item)
                 if len(chunk) >= self.CHUNK:
-                    self.signals.scanned.emit(self.request_id, chunk)
+                    self._emit(chunk)
                     chunk = []
+            if chunk:
+                self._emit(chunk)
         except OSError as exc:
             log.warning("scan failed: %s", exc.strerror)
-        if chunk:
-            self.signals.scanned.emit(self.request_id, chunk)
+        except Exception as exc:  # noqa: BLE001 - the batch must still hear that the scan ended
+            log.error("scan failed: %s", type(exc).__name__)
         self.signals.scan_finished.emit(self.request_id)
 
 
