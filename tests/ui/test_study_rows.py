@@ -292,3 +292,23 @@ def test_a_better_image_joining_a_confirmed_study_keeps_the_read(qtbot, recordin
     r = w.model.rows[0]
     qtbot.waitUntil(lambda: len(r.images) == 2 and settled(w), timeout=10_000)
     assert r.status == Status.CONFIRMED and r.read is read and r.path == lat and "pa.dcm" not in w.clf.paths
+
+
+def test_read_first_hides_which_image_the_gate_refused_until_the_first_impression(
+        qtbot, recording_window, settings_store, tmp_path):
+    """Why the PA was not used is the input gate's answer: hidden in read-first mode like the rest."""
+    from xray_desktop import settings as keys
+
+    settings_store.set(keys.READ_FIRST, True)
+    study_dicom(tmp_path / "in" / "ood_pa.dcm", S1, series=1, instance=1, view="PA", seed=2)
+    study_dicom(tmp_path / "in" / "ap.dcm", S1, series=1, instance=2, view="AP", seed=3)
+    w = recording_window()
+    open_and_wait(qtbot, w, [tmp_path / "in"], 1)
+    select(qtbot, w, 0)
+    qtbot.waitUntil(lambda: w.model.rows[0].probability is not None, timeout=5000)
+    tip = w.model.data(w.model.index(0, 6), Qt.ItemDataRole.ToolTipRole)
+    assert w.prediction_panel.ai_image_label.text() == "" and "not a frontal" not in tip
+    w.diagnosis_panel.set_diagnosis(Diagnosis.NORMAL)
+    w.diagnosis_panel.set_confidence(3)
+    assert w.confirm()  # the first impression: the AI is revealed on the same study
+    assert w.prediction_panel.ai_image_label.text().startswith("AI read image 2/2")

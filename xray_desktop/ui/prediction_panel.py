@@ -185,6 +185,12 @@ class PredictionPanel(QWidget):
 
     def set_ai_image(self, text: str) -> None:
         """Say which image of the study the AI read and why ("" hides the line: a one-image study)."""
+        self._ai_image_text = text
+        self._show_ai_image(self.display_rule(self.verdict()).label)
+
+    def _show_ai_image(self, shown: bool) -> None:
+        # Read first: why an image was not used can be the input gate's refusal, part of the answer.
+        text = getattr(self, "_ai_image_text", "") if shown else ""
         if text != self.ai_image_label.text():  # selection changes call this: skip the no-op relayout
             self.ai_image_label.setText(text)
             self.ai_image_label.setVisible(bool(text))
@@ -368,6 +374,7 @@ class PredictionPanel(QWidget):
             b.setChecked(name == self._op_name)
         v = self.verdict()
         show = self.display_rule(v)
+        self._show_ai_image(show.label)
         withheld = decision.not_assessed_text(self._gate_ok, self._gate_reason, self._out_of_scope)
         # A study with no image the AI may read (laterals only) is refused without a number.
         answered = self._probability is not None or self._gate_ok is False

@@ -199,8 +199,9 @@ class StudyListModel(QStandardItemModel):
         for col in columns or range(len(COLUMNS)):
             display = self._display(r, col, shown)
             cell_tip = f"{display}\n{tip}" if col in (0, 1, 2, 4) else tip
-            if col == 6:
-                cell_tip = f"{len(r.images) or 1} image(s): {r.study.views if r.study else '?'}\n{r.ai_reason}"
+            if col == 6:  # which image the AI read and why: a gate refusal is part of the AI's answer
+                cell_tip = f"{len(r.images) or 1} image(s): {r.study.views if r.study else '?'}"
+                cell_tip += f"\n{r.ai_reason}" if shown else ""
             values: dict[int, Any] = {Qt.ItemDataRole.DisplayRole: display, Qt.ItemDataRole.ToolTipRole: cell_tip}
             if col == 0 and row != self.pinned:  # the thumbnail (DecorationRole) is set by show_thumbnails
                 values.update(self.sort_keys(r, shown))
