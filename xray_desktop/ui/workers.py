@@ -6,6 +6,7 @@ id it is waiting for and drops stale answers, so the user moving on never shows 
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import queue
@@ -43,6 +44,11 @@ def configure_threads() -> None:
     5 ms, and a repaint of the list then stalls for a visible fraction of a second.
     """
     sys.setswitchinterval(0.001)
+    # Full collections run on whichever thread allocates, often the GUI thread, and walk every
+    # tracked object: the start-up heap (Qt bindings, pydicom's dictionaries) never becomes
+    # garbage, so it is moved out of the collector's sight.
+    gc.collect()
+    gc.freeze()
 
 
 def next_request_id() -> int:
