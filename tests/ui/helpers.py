@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from fakes import write_broken, write_png
@@ -45,3 +46,31 @@ def select(qtbot, w, row: int) -> None:
     """Select a row and wait until its study (and AI answer, if any) is on screen."""
     w.list_panel.select_source_row(row)
     qtbot.waitUntil(lambda: w.viewer.view.study() is not None and w.session.pred_rid == 0, timeout=5000)
+
+
+class Heartbeat:
+    """A 10 ms GUI timer: ``gaps`` holds (gap in ms, seconds since start) for each tick.
+
+    A gap well over the interval is a stall of the event loop (what a reader feels as a freeze).
+    """
+
+    def __init__(self, interval_ms: int = 10) -> None:
+        from PySide6.QtCore import QTimer
+
+        self.gaps: list[tuple[float, float]] = []
+        self._timer = QTimer()
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._beat)
+        self.t0 = self._last = time.perf_counter()
+
+    def start(self) -> None:
+        self.t0 = self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    def _beat(self) -> None:
+        now = time.perf_counter()
+        self.gaps.append(((now - self._last) * 1000, now - self.t0))
+        self._last = now

@@ -160,10 +160,8 @@ def test_a_burst_of_received_films_never_stalls_the_event_loop(make_window, sett
     first DICOM decode's one-off costs (imports) are not the receiver's."""
     import shutil
     import subprocess
-    import time
 
-    from helpers import settled
-    from PySide6.QtCore import QTimer
+    from helpers import Heartbeat, settled
 
     from tests.net.net_helpers import save
 
@@ -179,18 +177,8 @@ def test_a_burst_of_received_films_never_stalls_the_event_loop(make_window, sett
     qtbot.waitUntil(lambda: w.receiver.listening is not None, timeout=10_000)
     assert _send(port, chest_film(seed=99)) == 0
     qtbot.waitUntil(lambda: len(w.model.rows) == 1 and settled(w) and bool(w._cache), timeout=10_000)
-    gaps: list[tuple[float, float]] = []
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append(((now - last[0]) * 1000, now - t0))
-        last[0] = now
-
-    heartbeat = QTimer()
-    heartbeat.setInterval(10)
-    heartbeat.timeout.connect(beat)
-    t0 = last[0] = time.perf_counter()
+    heartbeat = Heartbeat()
+    gaps = heartbeat.gaps
     heartbeat.start()
     proc = subprocess.Popen([storescu, "-aet", "PACS", "-aec", "XRAY_GUI", "127.0.0.1", str(port), *map(str, files)],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

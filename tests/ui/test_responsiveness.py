@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from fakes import write_png
-from helpers import settled, view_order
-from PySide6.QtCore import QTimer
+from helpers import Heartbeat, settled, view_order
 
 from xray_desktop.ui.study_list import Status
 
@@ -22,19 +19,9 @@ def test_batch_of_200_never_stalls_the_event_loop(qtbot, make_window, tmp_path):
         write_png(folder / f"s{i:03d}.png", float(rng.uniform(0.05, 0.95)), size=int(rng.integers(64, 257)))
     w = make_window(delay=0.02)  # 20 ms per predict, like a small real model on a CPU
 
-    gaps: list[tuple[float, float]] = []  # (gap ms, seconds since the batch started)
-    last = [time.perf_counter()]
-
-    def beat() -> None:
-        now = time.perf_counter()
-        gaps.append(((now - last[0]) * 1000, now - t0))
-        last[0] = now
-
-    heartbeat = QTimer()
-    heartbeat.setInterval(10)
-    heartbeat.timeout.connect(beat)
+    heartbeat = Heartbeat()
+    gaps = heartbeat.gaps  # (gap ms, seconds since the batch started)
     heartbeat.start()
-    t0 = last[0] = time.perf_counter()
     w.open_paths([folder])
     qtbot.waitUntil(lambda: len(w.model.rows) == N_STUDIES and settled(w), timeout=120_000)
     heartbeat.stop()
