@@ -55,6 +55,24 @@ def test_an_exception_in_a_python_thread_is_logged_and_shown(qtbot, hooked, capl
         assert any("worker-x" in r.getMessage() for r in caplog.records)
 
 
+@pytest.mark.qt_no_exception_capture
+def test_a_pynetdicom_connection_thread_error_is_logged_not_shown(qtbot, hooked, caplog):
+    """Stopping the receiver while a peer is connected but not yet associated made pynetdicom's
+    reactor thread raise InvalidEventError ('Evt15' in 'Sta2'): an "Unexpected error" box."""
+    from pynetdicom.fsm import InvalidEventError
+
+    def boom() -> None:
+        raise InvalidEventError("Invalid event 'Evt15' for the current state 'Sta2'")
+
+    with caplog.at_level(logging.INFO, logger="xray_desktop"):
+        t = threading.Thread(target=boom, name="reactor")
+        t.start()
+        t.join()
+        qtbot.wait(100)
+    assert hooked.notifier.last_box is None or not hooked.notifier.last_box.isVisible()
+    assert any("a DICOM connection thread ended: InvalidEventError" in r.getMessage() for r in caplog.records)
+
+
 def test_notify_is_the_status_bar_path(make_window):
     w = make_window()
     w.notifier.notify("hello", 1000)

@@ -99,6 +99,12 @@ def install_excepthooks(notifier: Notifier) -> Callable[[], None]:
     def thread_hook(args: threading.ExceptHookArgs) -> None:
         if issubclass(args.exc_type, SystemExit):
             return
+        if args.exc_type.__module__.startswith("pynetdicom."):
+            # pynetdicom's own thread of one DICOM connection (e.g. its state machine refusing to
+            # abort a peer that connected but never asked for an association, when the receiver
+            # stops): that connection ends, nothing of the reader's is involved: no dialog.
+            log.warning("a DICOM connection thread ended: %s", args.exc_type.__name__)
+            return
         name = args.thread.name if args.thread is not None else "?"
         try:
             notifier.unexpected(args.exc_type, args.exc_value, args.exc_traceback, f"thread {name}")
