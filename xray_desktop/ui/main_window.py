@@ -36,7 +36,6 @@ from xray_desktop.ui.image_view import ModelInputView
 from xray_desktop.ui.menus import build_menus
 from xray_desktop.ui.notify import Notifier
 from xray_desktop.ui.prediction_panel import PredictionPanel
-from xray_desktop.ui.reads_watch import ReadsWatcher
 from xray_desktop.ui.review_keys import ReviewKeyFilter, build_shortcuts
 from xray_desktop.ui.second_look import SecondLookActions
 from xray_desktop.ui.settings_store import SettingsStore
@@ -52,7 +51,6 @@ from xray_desktop.ui.workers import (
     Loaded,
     LoadSignals,
     LoadTask,
-    ReadSaver,
     make_pool,
     next_request_id,
 )
@@ -107,8 +105,8 @@ class MainWindow(SecondLookActions, WindowActions, StudyImages, QMainWindow):
         self.inference = InferenceService(classifier_factory, self)
         self.batch = BatchController(self.model, self.inference, store, self)
         self.view_pool = make_pool(1)
-        self.saver = ReadSaver(store.path) if store is not None else None
-        self.reads_watch = ReadsWatcher(store, self) if store is not None and hasattr(store, "reader") else None
+        self.saver: Any = None  # both set by use_store (window_actions.py)
+        self.reads_watch: Any = None
         self.view_signals = LoadSignals(self)
         self._build_layout()
         build_menus(self)
@@ -119,9 +117,8 @@ class MainWindow(SecondLookActions, WindowActions, StudyImages, QMainWindow):
         self._connect()
         self._restore_settings()
         self.key_filter = ReviewKeyFilter(self)  # review keys from anywhere in the window
-        if self.reads_watch is not None:  # reads confirmed on other workstations (department mode)
-            self.reads_watch.arrived.connect(self.on_reads_arrived)
-            self.reads_watch.start()
+        if store is not None:
+            self.use_store(store)
         self.store_link: Any = None
         if store is None and reconnect_to is not None:  # its server is down: a viewer until it answers
             start_viewer_only(self, reconnect_to, offline_reason)

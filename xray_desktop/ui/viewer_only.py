@@ -14,7 +14,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QLabel
 
-from xray_desktop.ui.reads_watch import ReadsWatcher, StoreConnector, apply_arrived
+from xray_desktop.ui.reads_watch import StoreConnector
 
 log = logging.getLogger(__name__)
 
@@ -50,18 +50,11 @@ def refusal(win: Any) -> str:
 
 def attach_store(win: Any, store: Any) -> None:
     """The server answered: confirming is on, and the rows catch up on reads stored meanwhile."""
-    from xray_desktop.ui.workers import ReadSaver  # the window's writer, as at a normal start
-
     if getattr(win, "_shut", False):
         store.close()
         return
-    win.store = win.batch.store = store
-    win.saver = ReadSaver(store.path)
     win.store_link = None
-    watch = win.reads_watch = ReadsWatcher(store, win, since=0)  # every read: rows shown meanwhile
-    watch.arrived.connect(win.on_reads_arrived)
-    watch.caught_up.connect(lambda reads: _caught_up(win, reads))
-    watch.start()
+    win.use_store(store, since=0)  # every read: rows shown meanwhile catch up
     badge = getattr(win, "db_badge", None)
     if badge is not None:
         badge.hide()
@@ -69,12 +62,3 @@ def attach_store(win: Any, store: Any) -> None:
     win.notifier.notify("Reads database connected: diagnoses can be saved again", 8000,
                         log_text="reads database attached after a viewer-only start")
 
-
-def _caught_up(win: Any, reads: list[Any]) -> None:
-    rows = apply_arrived(win.model.rows, reads)
-    for row in rows:
-        win.model.touch(row)
-    win.model.flush()
-    if win.session.row in rows:
-        win._refresh_diagnosis_panel(win.session.row)
-    log.info("caught up on %d reads after connecting (%d rows confirmed)", len(reads), len(rows))

@@ -30,10 +30,11 @@ from xray_desktop.ui.dialogs import (
     model_card_html,
     shortcuts_html,
 )
-from xray_desktop.ui.reads_watch import apply_arrived
+from xray_desktop.ui.reads_watch import ReadsWatcher, apply_arrived
 from xray_desktop.ui.review_keys import is_typing
 from xray_desktop.ui.study_list import Status
 from xray_desktop.ui.viewer_only import refusal
+from xray_desktop.ui.workers import ReadSaver
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +198,27 @@ class WindowActions:
         self.notifier.notify(f"Saved: {read.final_diagnosis.value.capitalize()} — {r.name}", 4000)
         self._go_to_next_unconfirmed(row, nxt)
         return True
+
+    def use_store(self, store: Any, since: int | None = None) -> None:
+        """Save reads to ``store`` and watch it for reads confirmed elsewhere (from id ``since``:
+        None, its head now; 0, every read, for a window that started without it)."""
+        self.store = self.batch.store = store
+        self.saver = ReadSaver(store.path)
+        self.reads_watch = ReadsWatcher(store, self, since=since) if hasattr(store, "reader") else None
+        if self.reads_watch is not None:  # reads confirmed on other workstations (department mode)
+            self.reads_watch.arrived.connect(self.on_reads_arrived)
+            self.reads_watch.caught_up.connect(self.on_reads_caught_up)  # only when started ``since``
+            self.reads_watch.start()
+
+    def on_reads_caught_up(self, reads: list[Any]) -> None:
+        """Every read stored while the window had no database: rows shown meanwhile learn of theirs."""
+        rows = apply_arrived(self.model.rows, reads)
+        for row in rows:
+            self.model.touch(row)
+        self.model.flush()
+        if self.session.row in rows:
+            self._refresh_diagnosis_panel(self.session.row)
+        log.info("caught up on %d reads after connecting (%d rows confirmed)", len(reads), len(rows))
 
     def on_reads_arrived(self, reads: list[Any]) -> None:
         """Reads confirmed elsewhere (``ui/reads_watch.py``): their rows show as confirmed at once."""
