@@ -96,7 +96,7 @@ class Prediction:
 
     probability: float  # calibrated P(pneumonia)
     logit: float  # raw model logit, before temperature scaling
-    heatmap: np.ndarray | None  # float32 [0, 1] at image resolution, or None
+    heatmap: np.ndarray | None  # float32 [0, 1], the film's aspect, long side <= heatmap.MAX_SIDE px; or None
     gate: GateResult
     model_version: str
     model_sha256: str

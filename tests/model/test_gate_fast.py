@@ -70,11 +70,36 @@ def test_rule_verdicts_unchanged(i):
 
 
 def test_midline_contrast_same_with_and_without_non_finite_pixels():
+    from xray_desktop.model.preprocess import resized
+
     px = _film(3)
-    assert midline_contrast(px) == midline_contrast(np.nan_to_num(px))
+    assert midline_contrast(resized(px)) == midline_contrast(resized(np.nan_to_num(px)))
     bad = px.copy()
     bad[0, 0] = np.nan
-    assert np.isfinite(midline_contrast(bad))
+    assert np.isfinite(midline_contrast(resized(bad)))
+
+
+def _direct_midline(px: np.ndarray) -> float:
+    """The rule's value as computed until 2026-12: the film resampled to 64 x 64 from its own size."""
+    from xray_desktop.model.preprocess import equalize, resize
+
+    a = equalize(resize(np.asarray(px, np.float32), 64))
+    h, w = a.shape
+    rows = slice(int(0.3 * h), int(0.7 * h))
+    centre = a[rows, int(0.42 * w) : int(0.58 * w)].mean()
+    lungs = np.concatenate([a[rows, int(0.15 * w) : int(0.35 * w)].ravel(),
+                            a[rows, int(0.65 * w) : int(0.85 * w)].ravel()]).mean()
+    return float(centre - lungs)
+
+
+@pytest.mark.parametrize("shape", [(224, 224), (240, 210), (2500, 2048)])
+def test_midline_from_the_model_size_film_matches_the_full_size_value(shape):
+    """The rule now reads the resampled model input; the value moves far less than its margin."""
+    from xray_desktop.model.preprocess import resized
+
+    for seed in range(3):
+        for px in (_film(seed, shape), 1.0 - _film(seed, shape)):
+            assert abs(midline_contrast(resized(px)) - _direct_midline(px)) < 0.005
 
 
 @pytest.fixture(scope="module")

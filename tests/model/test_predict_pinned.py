@@ -71,7 +71,7 @@ def test_predictions_equal_the_reference_pipeline(clf, tmp_path):
             d = feats.mean(axis=(1, 2)).astype(np.float64) - clf._ood.mean
             score = float(np.sqrt(((d @ clf._ood.precision) * d).sum()))
             ok = score <= clf._ood.threshold
-            assert one.gate.ood_score == pytest.approx(score, rel=1e-9)
+            assert one.gate.ood_score == pytest.approx(score, rel=1e-5)  # pooled and product in the graph
         assert one.gate.accepted == ok and pm.gate.accepted == ok and words in one.gate.reason
         cam = np.tensordot(feats[0], clf._weights, axes=([2], [0]))
         ref_heat = np.clip(upsample(absolute(cam, clf._heat_scale), *study.pixels.shape), 0.0, 1.0)

@@ -381,7 +381,9 @@ def _present(
         good = raw[~bad]
         raw[bad] = float(good.max() if inverted else good.min()) if good.size else 0.0
         pixels[bad] = 0.0
-    pixels = np.ascontiguousarray(np.clip(np.nan_to_num(pixels, nan=0.0), 0.0, 1.0), dtype=np.float32)
+    if not np.isfinite(pixels).all():  # the check costs a fifth of nan_to_num's passes on a 5 MP film
+        pixels = np.nan_to_num(pixels, nan=0.0)
+    pixels = np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32)
     return pixels, np.ascontiguousarray(raw, dtype=np.float32), (float(window[0]), float(window[1])), inverted
 
 

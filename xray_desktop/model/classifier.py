@@ -23,9 +23,9 @@ from xray_desktop.io.loader import file_sha256
 from xray_desktop.model.card import CardError, ModelCard, OperatingPoint
 from xray_desktop.model.gate import OodModel, rule_check
 from xray_desktop.model.heatmap import SCALE_LOGIT as HEAT_SCALE_LOGIT
-from xray_desktop.model.heatmap import heatmap as make_heatmap
+from xray_desktop.model.heatmap import from_cam, heat_shape
 from xray_desktop.model.native_log import native_stderr_to_log, quiet_tensorflow_env
-from xray_desktop.model.preprocess import INPUT_SIZE, preprocess
+from xray_desktop.model.preprocess import INPUT_SIZE, finish, resized
 from xray_desktop.model.trust import card_identity, custom_label, is_bundled, trusted_record
 
 FEATURES_LAYER = "features"
@@ -104,23 +104,54 @@ def _refuse_lambda(path: Path) -> None:
         raise _refused(f"{path.name} contains a Lambda layer (arbitrary code)")
 
 
-def _compiled(model: Any) -> Any:
-    """``model(x, training=False)`` as ONE traced graph for any batch size (TensorFlow backend).
+def _compiled(fn: Any) -> Any:
+    """``fn(x)`` (a model, or :func:`_head`'s function) as ONE traced graph for any batch size.
 
     Why: an eager Keras call dispatches every layer from Python; for model 2's three
     members (75 small layers) that overhead was ~90 % of the call (187 ms vs 20 ms traced,
     batch 1). A fixed signature with an open batch dimension traces once, at the warm-up,
     and never retraces (batches of 1, 16 or a last partial one); no XLA, so the numbers
-    equal the eager call's. Other Keras backends keep the eager call.
+    equal the eager call's. TensorFlow backend only; other Keras backends keep the eager call.
     """
     import keras
 
+    call = fn if not isinstance(fn, keras.Model) else (lambda x: fn(x, training=False))
     if keras.backend.backend() != "tensorflow":
-        return lambda x: model(x, training=False)
+        return call
     import tensorflow as tf
 
     spec = tf.TensorSpec((None, INPUT_SIZE, INPUT_SIZE, 1), tf.float32)
-    return tf.function(lambda x: model(x, training=False), input_signature=[spec], autograph=False)
+    return tf.function(call, input_signature=[spec], autograph=False)
+
+
+def _head(both: Any, weights: np.ndarray, ood: OodModel | None) -> Any:
+    """``x -> (n, h*w + 2)``: each row the CAM (h*w), the logit and the squared OOD distance.
+
+    Why in the graph: the CAM and the gate's Mahalanobis product are a few hundred thousand
+    multiply-adds, which the model's own thread pool does in microseconds while it is awake;
+    in numpy they cost ~1 ms a study (and copying out the feature map). One packed float32
+    output, because each output tensor costs a conversion. float32 sums in another order:
+    equal to rounding (tests/model/test_predict_pinned.py).
+    """
+    from keras import ops
+
+    w = ops.convert_to_tensor(np.asarray(weights, np.float32).reshape(-1))
+    if ood is not None:
+        mean = ops.convert_to_tensor(np.asarray(ood.mean, np.float32))
+        precision = ops.convert_to_tensor(np.asarray(ood.precision, np.float32))
+
+    def head(x: Any) -> Any:
+        feats, logits = both(x, training=False)
+        n = ops.shape(x)[0]
+        cam = ops.reshape(ops.einsum("nhwc,c->nhw", feats, w), (n, -1))
+        if ood is None:
+            q = ops.zeros_like(logits)
+        else:
+            d = ops.mean(feats, axis=(1, 2)) - mean
+            q = ops.sum(ops.matmul(d, precision) * d, axis=1, keepdims=True)
+        return ops.concatenate([cam, ops.reshape(logits, (n, 1)), ops.reshape(q, (n, 1))], axis=1)
+
+    return _compiled(head)
 
 
 @dataclass(frozen=True)
@@ -162,9 +193,11 @@ class Classifier:
         self._raw = _compiled(model)
         kernel = model.get_layer(LOGIT_LAYER).get_weights()[0]
         self._weights = np.asarray(kernel, dtype=np.float32).reshape(-1)
+        self._heads = _head(self._both, self._weights, ood)
+        self._cam_shape = tuple(int(d) for d in features.shape[1:3])
         # Heat-map colour scale in logit units, the same for every study (the card may set it).
         self._heat_scale = float(card.data.get("heatmap", {}).get("scale_logit", HEAT_SCALE_LOGIT))
-        self._run(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), np.float32))  # warm-up: trace once
+        self._run_head(np.zeros((1, INPUT_SIZE, INPUT_SIZE, 1), np.float32))  # warm-up: trace once
 
     @classmethod
     def load(cls, model_dir: Path | None = None, require_trust: bool = True) -> Classifier:
@@ -216,6 +249,12 @@ class Classifier:
         feats, logits = self._call(np.asarray(x, np.float32))
         return np.asarray(feats), np.asarray(logits).reshape(-1)
 
+    def _run_head(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(CAMs (n,h,w), logits (n,), OOD distances (n,)) for a preprocessed batch (see :func:`_head`)."""
+        out = np.asarray(self._heads(np.asarray(x, np.float32)))
+        cams = out[:, :-2].reshape(len(out), *self._cam_shape)
+        return cams, out[:, -2], np.sqrt(np.maximum(out[:, -1].astype(np.float64), 0.0))
+
     def predict(self, study: Study, heatmap: bool = True) -> Prediction:
         """Calibrated probability, heat map and gate verdict for one study."""
         return next(self.predict_many([study], batch_size=1, heatmap=heatmap))
@@ -227,7 +266,8 @@ class Classifier:
         ``predict``'s loader thread prepares the next files while the model runs (see
         ``predict_many(prepared=...)``); the result equals what a prediction computes itself.
         """
-        return Prepared(preprocess(study.pixels), rule_check(study))
+        small = resized(study.pixels)
+        return Prepared(finish(small), rule_check(study, small))
 
     def predict_many(
         self, studies: Iterable[Study], batch_size: int = 16, heatmap: bool = True,
@@ -252,32 +292,30 @@ class Classifier:
         t0 = time.perf_counter()
         studies = [s for s, _ in batch]
         ready = [p for _, p in batch if p is not None]
-        rules = None
         if len(ready) == len(batch):
             x = np.stack([p.x for p in ready])
             verdicts = [p.rules for p in ready]
+            cams, logits, distances = self._run_head(x)
         else:
-            # The gate's rules need no model output: they run on a side thread while this one
-            # preprocesses and calls the model (numpy's loops, Pillow's resize and the call
-            # release the GIL).
-            rules = _side_thread().submit(lambda: [rule_check(s) for s in studies])
-            x = np.stack([preprocess(s.pixels) for s in studies])
-        feats, logits = self._run(x)
-        probs = self.card.calibrate(logits)
-        pooled = feats.mean(axis=(1, 2))
-        if rules is not None:
+            # The gate's rules need no model output: they run on a side thread during the model
+            # call (which releases the GIL), once the film is resampled (the inverted-film rule
+            # reads it). Started before the resample, they slowed it more than they gained.
+            smalls = [resized(s.pixels) for s in studies]
+            rules = _side_thread().submit(lambda: [rule_check(s, sm) for s, sm in zip(studies, smalls, strict=True)])
+            x = np.stack([finish(sm) for sm in smalls])
+            cams, logits, distances = self._run_head(x)
             verdicts = rules.result()
+        probs = self.card.calibrate(logits)
         per_study = (time.perf_counter() - t0) * 1000 / len(studies)
         out = []
         for i, study in enumerate(studies):
             t1 = time.perf_counter()
             gate = verdicts[i]
             if gate.accepted and self._ood is not None:
-                gate = self._ood.check(pooled[i : i + 1])
+                gate = self._ood.verdict(float(distances[i]))
             heat = None
             if heatmap:
-                rows, cols = study.pixels.shape
-                heat = make_heatmap(feats[i], self._weights, rows, cols, self._heat_scale)
+                heat = from_cam(cams[i], *heat_shape(*study.pixels.shape), self._heat_scale)
             out.append(
                 Prediction(
                     probability=float(probs[i]),

@@ -78,16 +78,30 @@ def _equalize_general(x: np.ndarray) -> np.ndarray:
     return np.interp(x, _CENTERS, mid).astype(np.float32)
 
 
-def preprocess(pixels: np.ndarray) -> np.ndarray:
-    """Turn a study's presentation pixels (2-D, [0, 1]) into the model input.
+def resized(pixels: np.ndarray) -> np.ndarray:
+    """First half of :func:`preprocess`: a finite 2-D float32 copy at INPUT_SIZE x INPUT_SIZE.
 
-    Returns a float32 array of shape (INPUT_SIZE, INPUT_SIZE, 1) in [-1, 1].
+    The gate's inverted-film rule reads this too, so a large film is resampled once.
     """
     arr = np.asarray(pixels, dtype=np.float32)
     if arr.ndim != 2:
         raise ValueError(f"expected a 2-D image, got shape {arr.shape}")
     if not np.isfinite(arr).all():  # the check is a fraction of nan_to_num's copy
         arr = np.nan_to_num(arr, nan=0.0, posinf=1.0, neginf=0.0)
-    small = resize(arr)
+    return resize(arr)
+
+
+def finish(small: np.ndarray) -> np.ndarray:
+    """Second half of :func:`preprocess`: equalise :func:`resized`'s output and scale it to [-1, 1]."""
     eq = equalize(small)
-    return (eq * 2.0 - 1.0)[..., np.newaxis]
+    eq *= np.float32(2.0)
+    eq -= np.float32(1.0)  # in place: the same float32 arithmetic as eq * 2.0 - 1.0
+    return eq[..., np.newaxis]
+
+
+def preprocess(pixels: np.ndarray) -> np.ndarray:
+    """Turn a study's presentation pixels (2-D, [0, 1]) into the model input.
+
+    Returns a float32 array of shape (INPUT_SIZE, INPUT_SIZE, 1) in [-1, 1].
+    """
+    return finish(resized(pixels))
