@@ -92,3 +92,23 @@ def test_point_rows_make_the_clean_table_exact_at_each_threshold():
         i = int(np.flatnonzero(t == op["threshold"])[0])
         c = metrics.confusion_at(yc, pc, op["threshold"])
         assert (sens[i], spec[i]) == (c["sensitivity"], c["specificity"])
+
+
+def test_dry_run_measures_against_the_card_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    card = json.loads((ROOT / "resources/models/model_card.json").read_text())
+    y, p = _scores(3)
+    ys, ps = np.repeat(y, 2), np.repeat(p, 2)
+    gate = {"validation_acceptance": 1.0, "stressed_validation_acceptance": 0.99, "probe_rejection": 0.98,
+            "probes": {"inverted film": {"n": 100, "rejected": 1.0}}}
+    monkeypatch.setattr(repick, "_measure", lambda *a: (y, p, ys, ps, list(range(len(y))), [], gate))
+    card["validation_stressed"]["auc"]["value"] = float(metrics.roc_auc(ys, ps))
+    path = tmp_path / "model_card.json"
+    path.write_text(json.dumps(card))
+    before = path.read_bytes()
+    assert repick.main(["--model-dir", str(tmp_path), "--data", str(tmp_path), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "dry run: stressed AUC" in out and "inverted film: rejected 1.0000 of 100" in out
+    assert path.read_bytes() == before and not (tmp_path / "MODEL_CARD.md").exists()
+    card["validation_stressed"]["auc"]["value"] += 0.01  # scores of another model: says so, exit 1
+    path.write_text(json.dumps(card))
+    assert repick.main(["--model-dir", str(tmp_path), "--data", str(tmp_path), "--dry-run"]) == 1

@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model-dir", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--min-stressed-specificity", type=float, default=MIN_STRESSED_SPECIFICITY)
+    ap.add_argument("--dry-run", action="store_true",
+                    help="measure and print (stressed AUC, gate figures) against the card; write nothing")
     args = ap.parse_args(argv)
     if not 0.5 <= args.min_stressed_specificity < 1.0:
         print("error: --min-stressed-specificity must be in [0.5, 1)", file=sys.stderr)
@@ -212,6 +214,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     yc, pc, ys, ps, groups, sgroups, gate = _measure(args.model_dir, args.data, print)
     auc, was = metrics.roc_auc(ys, ps), card["validation_stressed"]["auc"]["value"]
+    if args.dry_run:
+        old = card.get("gate", {})
+        print(f"dry run: stressed AUC {auc:.5f} (card {was:.5f}); gate accepts {gate['validation_acceptance']:.4f} "
+              f"clean / {gate['stressed_validation_acceptance']:.4f} stressed (card "
+              f"{old.get('validation_acceptance', float('nan')):.4f} / "
+              f"{old.get('stressed_validation_acceptance', float('nan')):.4f}), rejects "
+              f"{gate['probe_rejection']:.4f} of probes (card {old.get('probe_rejection', float('nan')):.4f})")
+        for name, got in gate["probes"].items():
+            print(f"  {name}: rejected {got['rejected']:.4f} of {got['n']} "
+                  f"(card {old.get('probes', {}).get(name, {}).get('rejected', float('nan')):.4f})")
+        return 0 if abs(auc - was) <= 1e-4 else 1
     if abs(auc - was) > 1e-4:
         print(f"error: recomputed stressed AUC {auc:.5f} is not the card's {was:.5f}: "
               "the card does not belong to this model and data; nothing written", file=sys.stderr)
