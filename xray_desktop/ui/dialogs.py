@@ -11,6 +11,7 @@ from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -26,6 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from xray_desktop.records.export import Layout
 
 SHORTCUTS = (
     ("P / N / I", "Diagnosis: Pneumonia / Normal / Indeterminate"),
@@ -180,6 +183,14 @@ class ExportOptions:
     path: Path
     all_history: bool = False
     deidentify: bool = False
+    layout: Layout = "reads"  # "mrmc": the same rows as `xray-desktop export --layout mrmc`
+
+
+# The layout choice's labels, in the combo's order, with the layout each one writes.
+EXPORT_LAYOUTS: tuple[tuple[str, Layout], ...] = (
+    ("Reads (one row per study)", "reads"),
+    ("MRMC study (one row per reader × case × condition)", "mrmc"),
+)
 
 
 class ExportDialog(QDialog):
@@ -191,13 +202,18 @@ class ExportDialog(QDialog):
         self.path_edit = QLineEdit(str(Path(start_dir or Path.home()) / "reads.csv"))
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._on_browse_clicked)
+        self.layout_combo = QComboBox()
+        for label, layout in EXPORT_LAYOUTS:
+            self.layout_combo.addItem(label, layout)
         self.history_check = QCheckBox("All history (every read, including superseded ones)")
         self.deid_check = QCheckBox("De-identify (drop names and IDs, pseudonymise keys)")
+        self.layout_combo.currentIndexChanged.connect(self._on_layout_changed)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
         row.addWidget(browse)
         form = QFormLayout()
         form.addRow("CSV file", row)
+        form.addRow("Layout", self.layout_combo)
         form.addRow(self.history_check)
         form.addRow(self.deid_check)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -207,9 +223,17 @@ class ExportDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(buttons)
 
+    def layout(self) -> Layout:
+        return self.layout_combo.currentData()  # type: ignore[no-any-return]
+
     def options(self) -> ExportOptions:
-        return ExportOptions(Path(self.path_edit.text().strip()), self.history_check.isChecked(),
-                             self.deid_check.isChecked())
+        mrmc = self.layout() == "mrmc"  # each reader's latest read per condition: no history to add
+        return ExportOptions(Path(self.path_edit.text().strip()), self.history_check.isChecked() and not mrmc,
+                             self.deid_check.isChecked(), self.layout())
+
+    @Slot(int)
+    def _on_layout_changed(self, _index: int) -> None:
+        self.history_check.setEnabled(self.layout() != "mrmc")
 
     @Slot()
     def _on_browse_clicked(self) -> None:

@@ -373,13 +373,16 @@ class WindowActions:
         if self.store is None:
             self.notifier.notify("Export failed: no reads database is open (viewer only)", 10000)
             return None
-        try:
-            result = export_reads(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify)
-        except (StoreError, OSError, ValueError) as exc:
-            self.notifier.notify(f"Export failed: {exc}", 10000)
+        try:  # the same call as `xray-desktop export [--layout mrmc]`: byte-identical files
+            result = export_reads(self.store, opts.path, all_history=opts.all_history, deidentify=opts.deidentify,
+                                  layout=opts.layout)
+        except (StoreError, OSError, ValueError) as exc:  # OSError: name the path, not the temp file beside it
+            why = f"cannot write {opts.path}: {exc.strerror or exc}" if isinstance(exc, OSError) else exc
+            self.notifier.notify(f"Export failed: {why}", 10000)
             return None
-        n = result.rows
-        msg = f"Exported {n} read{'s' if n != 1 else ''} to {opts.path}"
+        n, noun = result.rows, "MRMC row" if opts.layout == "mrmc" else "read"
+        msg = f"Exported {n} {noun}{'s' if n != 1 else ''} to {opts.path}" + \
+            (" (the reads database holds no confirmed reads yet)" if n == 0 else "")
         self.notifier.notify(msg, 10000)
         if not result.chain.ok:  # written anyway (the reads may be the evidence), but said loudly
             msg = (f"{msg}\n\nWARNING: the audit trail failed verification ({result.chain.message}); "
