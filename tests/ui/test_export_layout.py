@@ -96,7 +96,7 @@ def test_mrmc_in_the_dialog_turns_off_all_history(qtbot, tmp_path, monkeypatch, 
     dlg.history_check.setChecked(True)
     assert dlg.options().layout == "reads" and dlg.options().all_history
     dlg.layout_combo.setCurrentIndex(1)
-    assert not dlg.history_check.isEnabled()
+    assert not dlg.history_check.isEnabled() and not dlg.history_check.isChecked()
     assert dlg.options() == ExportOptions(tmp_path / "reads.csv", all_history=False, deidentify=False, layout="mrmc")
     dlg.layout_combo.setCurrentIndex(0)
     assert dlg.history_check.isEnabled() and dlg.options().all_history

@@ -207,6 +207,7 @@ class ExportDialog(QDialog):
             self.layout_combo.addItem(label, layout)
         self.history_check = QCheckBox("All history (every read, including superseded ones)")
         self.deid_check = QCheckBox("De-identify (drop names and IDs, pseudonymise keys)")
+        self._history_ticked = False  # the reader's All history tick while MRMC is chosen
         self.layout_combo.currentIndexChanged.connect(self._on_layout_changed)
         row = QHBoxLayout()
         row.addWidget(self.path_edit, 1)
@@ -223,17 +224,23 @@ class ExportDialog(QDialog):
         lay.addLayout(form)
         lay.addWidget(buttons)
 
-    def layout(self) -> Layout:
+    def chosen_layout(self) -> Layout:
         return self.layout_combo.currentData()  # type: ignore[no-any-return]
 
     def options(self) -> ExportOptions:
-        mrmc = self.layout() == "mrmc"  # each reader's latest read per condition: no history to add
+        mrmc = self.chosen_layout() == "mrmc"  # each reader's latest read per condition: no history to add
         return ExportOptions(Path(self.path_edit.text().strip()), self.history_check.isChecked() and not mrmc,
-                             self.deid_check.isChecked(), self.layout())
+                             self.deid_check.isChecked(), self.chosen_layout())
 
     @Slot(int)
     def _on_layout_changed(self, _index: int) -> None:
-        self.history_check.setEnabled(self.layout() != "mrmc")
+        # Not applicable to MRMC: shown unticked and greyed (a greyed tick reads as "applies"),
+        # the reader's tick back when Reads is chosen again.
+        mrmc = self.chosen_layout() == "mrmc"
+        if mrmc:
+            self._history_ticked = self.history_check.isChecked()
+        self.history_check.setEnabled(not mrmc)
+        self.history_check.setChecked(not mrmc and self._history_ticked)
 
     @Slot()
     def _on_browse_clicked(self) -> None:
