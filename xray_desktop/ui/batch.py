@@ -21,6 +21,7 @@ from xray_desktop.io.studies import ImageStudy, image_ids
 from xray_desktop.logging_setup import key_hash
 from xray_desktop.records.identity import Resolved, claim, lookup, lookup_study, resolve
 from xray_desktop.review import is_final
+from xray_desktop.ui.batch_intake import BatchIntake
 from xray_desktop.ui.study_list import Status, StudyListModel
 from xray_desktop.ui.workers import (
     InferenceService,
@@ -36,11 +37,9 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 4
 INBOX_SLICE_S = 0.008  # GUI-thread time for worker results per event-loop turn
-# Files a folder walk finds that are not images are listed only if they look like they meant to be.
-_IMAGE_SUFFIXES = {"", ".dcm", ".dicom", ".dic", ".ima", ".png", ".jpg", ".jpeg"}
 
 
-class BatchController(QObject):
+class BatchController(BatchIntake, QObject):
     """Feeds rows of the study list through loading and inference, in order, cancellably."""
 
     progress_changed = Signal(int, int)  # done, total of the current batch
@@ -180,63 +179,6 @@ class BatchController(QObject):
                 break
         if self._inbox:
             self._inbox_timer.start()
-
-    @Slot(int, object)
-    def _on_scanned(self, rid: int, studies: list[ImageStudy]) -> None:
-        if rid in self._scans:
-            self._post(self._scan_chunk, rid, studies)
-
-    @Slot(int)
-    def _on_scan_finished(self, rid: int) -> None:
-        if rid in self._scans:
-            self._post(self._scan_done, rid)  # after its last chunk
-
-    def _scan_chunk(self, rid: int, studies: list[ImageStudy]) -> None:
-        if rid in self._scans:  # else cancelled meanwhile
-            self._list_chunk(studies)
-
-    def _scan_done(self, rid: int) -> None:
-        if rid in self._scans:
-            self._scans.discard(rid)
-            if not self.busy():
-                self._finish()
-
-    def _list_chunk(self, studies: list[ImageStudy]) -> None:
-        """New studies become rows; images of a study already listed join its row."""
-        fresh: list[ImageStudy] = []
-        skipped = 0
-        for st in studies:
-            path = st.images[0].path
-            if st.error and not st.images[0].kind \
-                    and (path.suffix.lower() not in _IMAGE_SUFFIXES or path.name.upper() == "DICOMDIR"):
-                skipped += 1
-                continue
-            row = self.model.row_of_study(st.key)
-            if row is None:
-                fresh.append(st)
-            else:
-                self._join(row, st)
-        if skipped:
-            self.skipped.emit(skipped)
-        for row in self.model.add_studies(fresh):
-            r = self.model.rows[row]
-            if r.study is not None and r.study.error:
-                r.status, r.error = Status.ERROR, r.study.error
-                self.model.touch(row)
-            else:
-                self._queue.append(row)
-                self._total += 1
-        self.progress_changed.emit(self._done, self._total)
-        self._pump()
-
-    def _join(self, row: int, study: ImageStudy) -> None:
-        """More images of a listed study (a second folder, the PACS sending the next instance)."""
-        r = self.model.rows[row]
-        before = len(r.images)
-        if self.model.join(row, study) and r.read is None:
-            self._reanalyse(row)  # a better image for the AI arrived (a PA after a lateral)
-        if len(r.images) != before:
-            self.study_changed.emit(row)
 
     def _reanalyse(self, row: int, front: bool = False) -> None:
         """The row's AI image changed: forget the old answer and analyse the new image."""

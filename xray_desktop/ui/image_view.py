@@ -3,16 +3,15 @@
 Mouse: wheel zooms about the cursor, left-drag pans, right-drag (or Ctrl+left-drag) sets
 window/level (horizontal = width, vertical = level, scaled to the data range), double-click
 fits. Re-windowing is vectorised numpy into a Grayscale8 QImage; drags are coalesced on a
-16 ms timer so a slow frame never lets mouse moves pile up.
+16 ms timer so a slow frame never lets mouse moves pile up. The mouse handling is the
+``ImageMouse`` mixin (``image_mouse.py``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QResizeEvent, QTransform, QWheelEvent
+from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QResizeEvent, QTransform
 from PySide6.QtWidgets import QFrame, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QWidget
 
 from xray_desktop import settings as keys
@@ -26,28 +25,18 @@ from xray_desktop.ui.colormap import (
     span_window,
     window_to_uint8,
 )
+from xray_desktop.ui.image_mouse import ImageMouse, _Drag
 
 __all__ = ["ColorLegend", "ImageView", "ModelInputView", "heatmap_rgba", "window_to_uint8"]
 
 MIN_SCALE, MAX_SCALE = 0.02, 40.0
 DEFAULT_HEAT_OPACITY = keys.HEATMAP_OPACITY[1]  # one default, declared in settings.py
 _FRAME_MS = 16  # one re-window per display frame at most while dragging
-_WL_DRAG_PIXELS = 800.0  # a drag this long sweeps the whole data range, on 8- or 16-bit alike
-_WHEEL_NOTCH = 2.0 ** (1 / 4)  # one wheel notch (120 eighths of a degree) zooms by ~1.19
 _BACKGROUND = QColor("#111111")
 _AUTO_PERCENTILES = (0.5, 99.5)
 
 
-@dataclass
-class _Drag:
-    mode: str  # "pan" or "window"
-    button: Qt.MouseButton
-    start: QPointF
-    window: tuple[float, float]
-    scroll: tuple[int, int]
-
-
-class ImageView(QGraphicsView):
+class ImageView(ImageMouse, QGraphicsView):
     """Shows one study; emits ``window_changed`` and ``zoom_changed`` as the reader works."""
 
     window_changed = Signal(float, float)  # center, width in raw units
@@ -338,73 +327,6 @@ class ImageView(QGraphicsView):
             self.fit()
         else:
             self._update_scene_rect(center)
-
-    # -------------------------------------------------------------------------- mouse
-    def wheelEvent(self, event: QWheelEvent) -> None:
-        """Zoom about the cursor."""
-        steps = event.angleDelta().y() / 120.0
-        if steps and not self._image_rect.isEmpty():
-            self.zoom_by(_WHEEL_NOTCH**steps, event.position())
-        event.accept()
-
-    def mousePressEvent(self, event: QMouseEvent) -> None:
-        """Start a pan (left/middle) or a window/level drag (right, or Ctrl+left)."""
-        button = event.button()
-        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
-        if self._raw is None or self._drag is not None:
-            event.accept()
-            return
-        if button == Qt.MouseButton.RightButton or (button == Qt.MouseButton.LeftButton and ctrl):
-            mode, cursor = "window", Qt.CursorShape.SizeAllCursor
-        elif button in (Qt.MouseButton.LeftButton, Qt.MouseButton.MiddleButton):
-            mode, cursor = "pan", Qt.CursorShape.ClosedHandCursor
-        else:
-            super().mousePressEvent(event)
-            return
-        scroll = (self.horizontalScrollBar().value(), self.verticalScrollBar().value())
-        self._drag = _Drag(mode, button, event.position(), self.window(), scroll)
-        self.viewport().setCursor(cursor)
-        event.accept()
-
-    def mouseMoveEvent(self, event: QMouseEvent) -> None:
-        """Pan at once; queue window/level for the next frame."""
-        drag = self._drag
-        if drag is None:
-            super().mouseMoveEvent(event)
-            return
-        d = event.position() - drag.start
-        if drag.mode == "pan":
-            if d.manhattanLength() > 0:
-                self._fit_mode = False
-            self.horizontalScrollBar().setValue(drag.scroll[0] - round(d.x()))
-            self.verticalScrollBar().setValue(drag.scroll[1] - round(d.y()))
-        else:
-            step = max(self._raw_hi - self._raw_lo, 1e-6) / _WL_DRAG_PIXELS
-            # Right widens, down raises the level (darker), as in most PACS viewers.
-            self._pending = (drag.window[0] + d.y() * step, drag.window[1] + d.x() * step)
-            if not self._timer.isActive():
-                self._timer.start()
-        event.accept()
-
-    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
-        """End the drag, applying any window still waiting for its frame."""
-        if self._drag is not None and event.button() == self._drag.button:
-            self._drag = None
-            self.viewport().unsetCursor()
-            self._apply_pending()
-        event.accept()
-
-    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
-        """Double left-click fits the image."""
-        if event.button() == Qt.MouseButton.LeftButton and not event.modifiers():
-            self.fit()
-        event.accept()
-
-    def _apply_pending(self) -> None:
-        self._timer.stop()
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.set_window(*pending)
 
     # ------------------------------------------------------------------------ drawing
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 
 from xray_desktop import decision
 from xray_desktop import settings as keys
-from xray_desktop.model.operating_points import CARD, SITE, CardPoints, PointSource, SitePoints, SourcedPoint
+from xray_desktop.model.operating_points import CARD, SITE, CardPoints, PointSource, SitePoints
 from xray_desktop.model.site_profile import ProfileError
 from xray_desktop.review import AiDisplay, ai_display
+from xray_desktop.ui.point_sources import OP_TITLES, OperatingPoints, point_id, point_title  # noqa: F401 - re-exported
 from xray_desktop.ui.roc_chart import RocChart, point_text
 from xray_desktop.ui.threshold_control import ThresholdControl, guard_wheel
 
@@ -37,26 +38,6 @@ PREVALENCE_TEXT = (
 )
 BAR_STEPS = 1000
 HIDDEN_TEXT = "AI hidden"  # read first: the form below says until when (a longer text is cut at this size)
-OP_TITLES = {"high-sensitivity": "High sensitivity", "balanced": "Balanced", "high-specificity": "High specificity"}
-
-
-def point_id(point: SourcedPoint) -> str:
-    """What the panel (and so each read) records as the operating point.
-
-    The card's points by name ("balanced"); a site point with its profile, so a read says
-    which profile was in force: "site:NAME@PROFILE_ID".
-    """
-    return point.name if point.kind == CARD else f"site:{point.name}@{point.profile_id}"
-
-
-def point_title(point: SourcedPoint, source: PointSource) -> str:
-    """The preset button's words: the card's titles, or a site point's own label ("Site: …")."""
-    if point.kind == CARD:
-        return OP_TITLES.get(point.name, point.name)
-    label = ""
-    if isinstance(source, SitePoints):
-        label = str(source.profile.data["operating_points"].get(point.name, {}).get("label", ""))
-    return label or f"Site: {point.name}"
 
 
 def _with_ci(x: float, ci: tuple[float, float] | None) -> str:
@@ -66,7 +47,7 @@ def _with_ci(x: float, ci: tuple[float, float] | None) -> str:
     return text
 
 
-class PredictionPanel(QWidget):
+class PredictionPanel(OperatingPoints, QWidget):
     """Shows one prediction and owns the threshold / operating point / prevalence controls."""
 
     threshold_changed = Signal(float)  # new threshold on the calibrated probability
@@ -254,49 +235,6 @@ class PredictionPanel(QWidget):
         else:
             self.apply_operating_point(point_id(self.source().point()))
 
-    # -- where the points and figures come from --------------------------------------------
-    def source(self) -> PointSource:
-        """The operating-point source in use (the card's until a model is loaded)."""
-        return self._sources[self._kind]
-
-    def source_kind(self) -> str:
-        return self._kind
-
-    def has_site_profile(self) -> bool:
-        return SITE in self._sources
-
-    def set_source(self, kind: str) -> None:
-        """Use the card's or the site's points and figures, starting at that source's default point."""
-        if kind not in self._sources or self.card is None:
-            return
-        self._use_source(kind)
-        self.apply_operating_point(point_id(self.source().point()))
-        self.point_source_changed.emit(kind)
-
-    @Slot(int)
-    def _on_source_combo_activated(self, index: int) -> None:
-        kind = self.source_combo.itemData(index)
-        if kind != self._kind:
-            self.set_source(kind)
-
-    def _use_source(self, kind: str) -> None:
-        self._kind = kind
-        self.source_combo.setCurrentIndex(max(self.source_combo.findData(kind), 0))
-        for b in self.preset_buttons.values():
-            self.presets.removeWidget(b)
-            b.hide()
-            b.deleteLater()
-        self.preset_buttons = {}
-        src = self.source()
-        for p in src.points():
-            b = QPushButton(point_title(p, src))
-            b.setCheckable(True)
-            b.setToolTip(f"Threshold {p.threshold:.4f}; figures from {p.origin}")
-            b.clicked.connect(lambda _c=False, pid=point_id(p): self.apply_operating_point(pid))
-            self.presets.addWidget(b)
-            self.preset_buttons[point_id(p)] = b
-        self.roc.set_sources(self._sources[CARD], self._sources.get(SITE) if kind == SITE else None)
-
     # -- prediction -----------------------------------------------------------------------
     def set_prediction(self, probability: float | None, gate_accepted: bool | None = True, gate_reason: str = "",
                        out_of_scope: str = "") -> None:
@@ -322,24 +260,6 @@ class PredictionPanel(QWidget):
 
     def set_prevalence(self, fraction: float) -> None:
         self.prevalence_spin.setValue(fraction * 100.0)
-
-    def current_point(self) -> SourcedPoint | None:
-        """The preset in use (None for a custom threshold)."""
-        for p in self.source().points() if self._sources else []:
-            if point_id(p) == self._op_name:
-                return p
-        return None
-
-    def apply_operating_point(self, pid: str) -> None:
-        """Jump to a preset: a card point by name, or a site point by :func:`point_id`."""
-        for kind, src in self._sources.items():
-            for p in src.points():
-                if point_id(p) == pid:
-                    if kind != self._kind:
-                        self._use_source(kind)
-                        self.point_source_changed.emit(kind)
-                    self._set(p.threshold, pid)
-                    return
 
     def set_threshold(self, threshold: float) -> None:
         """A custom threshold (clears the preset)."""

@@ -8,6 +8,7 @@ refused the first, a PA arrived after the lateral), the strip and the AI panel f
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class StudyImages:
     _pred_path: Path | None
     _ai_path: Path | None
 
-    def _show(self, row: int, cached: Any, first: bool = True) -> None: ...  # MainWindow's
+    _show: Callable[..., None]  # the StudyDisplay mixin's (study_display.py)
 
     def _load_image(self, row: int, path: Path, first: bool) -> None:
         """Show image ``path`` of ``row``'s study: from the cache, else decoded on the view pool."""
