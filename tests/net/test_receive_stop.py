@@ -173,3 +173,54 @@ def test_stop_mid_transfer_aborts_and_keeps_stored_files_whole(tmp_path, thread_
     back = pydicom.dcmread(tmp_path / stored[0])
     assert back.SOPInstanceUID == first.SOPInstanceUID and back.PixelData == first.PixelData
     assert thread_errors == []
+
+
+def test_stop_while_a_film_is_being_written_leaves_it_whole(tmp_path, thread_errors, monkeypatch):
+    """Film fully received, its file being written when stop aborts: written whole, its response dropped."""
+    from xray_desktop.net import receive
+
+    writing, release = threading.Event(), threading.Event()
+    real_write = receive._write_atomically
+
+    def slow_write(*args: Any) -> Any:
+        writing.set()
+        release.wait(10)
+        return real_write(*args)
+
+    monkeypatch.setattr(receive, "_write_atomically", slow_write)
+    film = chest_film(seed=3)
+    scu = AE(ae_title="PACS")
+    scu.acse_timeout = scu.dimse_timeout = scu.network_timeout = 10
+    scu.add_requested_context(DX, ExplicitVRLittleEndian)
+    statuses: list[int | None] = []
+    times: list[float] = []
+    with running(tmp_path) as (rx, arrivals, _):
+        assoc = scu.associate("127.0.0.1", rx.port, ae_title=AE_TITLE)
+        assert assoc.is_established
+
+        def send() -> None:
+            rsp = assoc.send_c_store(film)
+            statuses.append(int(rsp.Status) if "Status" in rsp else None)
+
+        sender = threading.Thread(target=send, name="test-scu")
+        sender.start()
+        try:
+            assert writing.wait(10)
+            (theirs,) = (c.dul for c in _connections(rx))
+            stopper = threading.Thread(target=lambda: times.append(_stop_timed(rx)), name="test-stop")
+            stopper.start()
+            end = time.monotonic() + 5
+            while theirs.state_machine.current_state == "Sta6" and time.monotonic() < end:
+                time.sleep(0.005)  # until the A-ABORT has gone out
+            assert theirs.state_machine.current_state != "Sta6"
+        finally:
+            release.set()
+            sender.join(15)
+        stopper.join(10)
+    assert times and times[0] < STOP_BOUND_S, times
+    assert statuses == [None]  # the C-STORE response is dropped: the association is gone
+    assert len(arrivals) == 1
+    stored = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert stored == [tmp_path / film.StudyInstanceUID / f"{film.SOPInstanceUID}.dcm"]
+    assert pydicom.dcmread(stored[0]).PixelData == film.PixelData
+    assert thread_errors == []
