@@ -13,11 +13,20 @@ any association limit is checked. This module adds, per connection:
 and, per server, a cap on open connections (a flood of sockets is closed at accept).
 A violation raises ``OSError`` inside pynetdicom's PDU reader, which pynetdicom treats as
 the transport closing: the association ends and only that peer is affected.
+
+Stopping (``BoundedServer.stop``): pynetdicom's ``AE.shutdown()`` sends an A-ABORT request
+to every connection, and its state machine raises ``InvalidEventError`` on its DUL thread
+for one that has no association to abort (connected but no A-ASSOCIATE-RQ yet, Sta2; or
+already closed, Sta1/Sta13). ``StoppableStateMachine`` ends those as PS3.8 does; ``stop``
+closes the listening socket first and bounds the whole stop in time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import queue
+import socket
 import struct
 import sys
 import threading
@@ -26,6 +35,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pynetdicom.fsm import ACTIONS, TRANSITION_TABLE, StateMachine
+from pynetdicom.pdu_primitives import A_ABORT, A_ASSOCIATE, A_P_ABORT, A_RELEASE, P_DATA
 from pynetdicom.transport import AssociationSocket, RequestHandler, ThreadedAssociationServer
 
 log = logging.getLogger(__name__)
@@ -150,6 +161,68 @@ class GuardedSocket(AssociationSocket):
             pos += 4 + item_len
 
 
+# The DUL events a local service-user primitive raises, and that primitive's types.
+_LOCAL_REQUESTS: dict[str, tuple[type, ...]] = {
+    "Evt7": (A_ASSOCIATE,), "Evt8": (A_ASSOCIATE,), "Evt9": (P_DATA,),
+    "Evt11": (A_RELEASE,), "Evt14": (A_RELEASE,), "Evt15": (A_ABORT, A_P_ABORT),
+}
+
+
+class StoppableStateMachine(StateMachine):
+    """pynetdicom's DUL state machine, for which a local request never kills the DUL thread.
+
+    PS3.8's state table (9-10) has no A-ABORT request in Sta1, Sta2 or Sta13 (no
+    association exists to abort), nor a P-DATA or release request once the connection is
+    closing. pynetdicom raises ``InvalidEventError`` out of the DUL thread then: on
+    ``AE.shutdown()`` with a peer connected but silent, or when a C-STORE response is
+    queued just as an abort closes the connection. Here such a request is dropped, and an
+    A-ABORT request in Sta2 closes the transport and returns to Sta1 (AA-2, the action
+    PS3.8 takes in Sta2 when the ARTIM timer expires). This runs on the DUL thread, the
+    only one that changes the state, so the check and the action cannot race.
+    """
+
+    associate_seen: bool  # an A-ASSOCIATE indication went to the association thread
+    woken: bool
+
+    @classmethod
+    def adopt(cls, machine: StateMachine) -> StoppableStateMachine:
+        """Turn a DUL's state machine into this class in place (the DUL holds the reference)."""
+        machine.__class__ = cls
+        stoppable: StoppableStateMachine = machine  # type: ignore[assignment]
+        stoppable.associate_seen = False
+        stoppable.woken = False
+        return stoppable
+
+    def do_action(self, event: str) -> None:
+        if event not in _LOCAL_REQUESTS or (event, self.current_state) in TRANSITION_TABLE:
+            super().do_action(event)
+            if event == "Evt6" and self.current_state == "Sta3":
+                self.associate_seen = True
+            return
+        dul = self.dul
+        # Consume the primitive (a valid action would); pynetdicom re-reads the queue's head
+        # every loop, so one left there would raise this event forever.
+        with contextlib.suppress(IndexError, queue.Empty):
+            if isinstance(dul.to_provider_queue.queue[0], _LOCAL_REQUESTS[event]):
+                dul.to_provider_queue.get(block=False)
+        log.debug("DUL: %s in %s has no association to act on; dropped", event, self.current_state)
+        if event != "Evt15":
+            return
+        if self.current_state == "Sta2":
+            self.transition(ACTIONS["AA-2"][1](dul))  # close the transport, stop the DUL: Sta1
+        self.wake_acceptor()
+
+    def wake_acceptor(self) -> None:
+        """End the acceptor's wait for an A-ASSOCIATE indication that can no longer come.
+
+        Call on the DUL thread, or once it has ended. None is what that wait returns on its
+        timeout (acse_timeout), so the association thread takes pynetdicom's own path out.
+        """
+        if self.dul.assoc.is_acceptor and not self.associate_seen and not self.woken:
+            self.woken = True
+            self.dul.to_user_queue.put(None)
+
+
 class GuardedHandler(RequestHandler):
     """pynetdicom's request handler with a socket timeout and a guarded socket."""
 
@@ -162,6 +235,7 @@ class GuardedHandler(RequestHandler):
     def _create_association(self) -> Any:
         assoc = super()._create_association()
         GuardedSocket.adopt(assoc.dul.socket, self.server.limits, self.server.on_violation)
+        StoppableStateMachine.adopt(assoc.dul.state_machine)
         return assoc
 
 
@@ -202,3 +276,59 @@ class BoundedServer(ThreadedAssociationServer):
         # socketserver's default prints a traceback to stderr; one log line is enough.
         exc = sys.exc_info()[1]
         log.warning("connection handler failed: %s", type(exc).__name__)
+
+    def stop(self, timeout: float) -> None:
+        """Stop listening (the port is free on return) and end every connection.
+
+        Established associations get an A-ABORT, silent connections are closed; a
+        connection still open after ``timeout`` seconds (a peer trickling a PDU, or
+        streaming on after the abort) has its socket shut down. Returns within about
+        ``timeout`` + 1 s; a C-STORE handler still writing then finishes on its own.
+        """
+        deadline = time.monotonic() + timeout
+        self.shutdown()  # pynetdicom's: serve loop ended, listening socket closed, removed from the AE
+        while self._pending and time.monotonic() < deadline:  # accepted; its association is starting
+            time.sleep(0.01)
+        assocs = self.active_associations
+        aborts = [threading.Thread(target=_abort, args=(a,), name="dicom-receiver-abort", daemon=True) for a in assocs]
+        for thread in aborts:
+            thread.start()
+        _settle(assocs, deadline)
+        for assoc in assocs:
+            if assoc.is_alive():
+                _shut_transport(assoc)
+        grace = time.monotonic() + 1.0
+        _settle(assocs, grace)
+        for thread in aborts:
+            thread.join(max(0.0, grace - time.monotonic()))
+        left = sum(t.is_alive() for t in assocs)
+        if left:
+            log.warning("%d DICOM connection(s) still ending after stop", left)
+
+
+def _settle(assocs: list[Any], until: float) -> None:
+    """Wait until every association thread has ended, waking those whose DUL ended before an association."""
+    while True:
+        alive = [a for a in assocs if a.is_alive()]
+        if not alive or time.monotonic() >= until:
+            return
+        for assoc in alive:
+            dul, machine = assoc.dul, assoc.dul.state_machine
+            ended = dul.ident is not None and not dul.is_alive()  # started (by the association thread) and done
+            if ended and isinstance(machine, StoppableStateMachine):
+                machine.wake_acceptor()  # e.g. the peer closed first: the DUL stopped in Sta1
+        time.sleep(0.01)
+
+
+def _abort(assoc: Any) -> None:
+    """A-ABORT (or close) one connection; blocks until its DUL is idle."""
+    try:
+        assoc.abort()
+    except Exception as exc:  # noqa: BLE001 - a stop must reach every connection
+        log.warning("abort of a DICOM connection failed: %s", type(exc).__name__)
+
+
+def _shut_transport(assoc: Any) -> None:
+    """Shut the connection's socket down: a blocked read returns and the DUL sees it close."""
+    with contextlib.suppress(AttributeError, OSError):
+        assoc.dul.socket.socket.shutdown(socket.SHUT_RDWR)

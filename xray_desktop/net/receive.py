@@ -67,6 +67,7 @@ _UID = re.compile(r"[0-9][0-9.]{0,63}")
 _UNSAFE = re.compile(r"[^0-9A-Za-z._-]")
 NO_STUDY_FOLDER = "no-study-uid"
 _HEADER_BYTES = 16 * 2**20  # inflated bytes read from a deflated data set to find its UIDs
+STOP_TIMEOUT_S = 3.0  # for orderly aborts at stop, before the sockets left are shut down
 
 
 def decodable_transfer_syntaxes() -> list[str]:
@@ -149,7 +150,7 @@ class Receiver:
         except OSError as exc:
             where = f"{c.bind or '*'}:{c.port}"
             raise ReceiverError(f"cannot listen on {where}: {exc.strerror or exc}") from None
-        ae._servers.append(server)  # so ae.shutdown() and server.shutdown() find it
+        ae._servers.append(server)  # as AE.start_server would: server.shutdown() removes it
         # A short poll: stop() waits for the serve loop to notice (socketserver's default is 0.5 s).
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="dicom-receiver",
                          daemon=True).start()
@@ -168,10 +169,15 @@ class Receiver:
         return self._server is not None
 
     def stop(self) -> None:
-        """Stop listening and abort associations in progress."""
-        ae, self._ae, self._server = self._ae, None, None
-        if ae is not None:
-            ae.shutdown()
+        """Stop listening (the port is free at once) and end associations in progress.
+
+        Established associations get an A-ABORT; a connection that has not asked for one
+        yet is closed. Bounded: returns within about ``STOP_TIMEOUT_S`` + 1 s. Files
+        already stored stay complete (each is renamed into place only when whole).
+        """
+        server, self._ae, self._server = self._server, None, None
+        if server is not None:
+            server.stop(STOP_TIMEOUT_S)
             log.info("receiver stopped")
 
     def __enter__(self) -> Receiver:
