@@ -19,19 +19,13 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from xray_desktop.io import load_study
-from xray_desktop.model.gate import INVERTED_MARGIN, midline_contrast
+from xray_desktop.model.gate import INVERTED_MARGIN, midline_contrast, strip_contrast
 from xray_desktop.model.preprocess import equalize, resize, resized
 
 
 def direct(px: np.ndarray) -> float:
     """The value as computed until 2026-12 (64 x 64 straight from the film)."""
-    a = equalize(resize(px, 64))
-    h, w = a.shape
-    rows = slice(int(0.3 * h), int(0.7 * h))
-    centre = a[rows, int(0.42 * w) : int(0.58 * w)].mean()
-    lungs = np.concatenate([a[rows, int(0.15 * w) : int(0.35 * w)].ravel(),
-                            a[rows, int(0.65 * w) : int(0.85 * w)].ravel()]).mean()
-    return float(centre - lungs)
+    return strip_contrast(equalize(resize(px, 64)))
 
 
 def compare(films: list[np.ndarray]) -> tuple[float, float, int]:

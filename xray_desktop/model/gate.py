@@ -38,7 +38,11 @@ def midline_contrast(small: np.ndarray) -> float:
     """
     from xray_desktop.model.preprocess import equalize, resize
 
-    a = equalize(resize(small, 64))
+    return strip_contrast(equalize(resize(small, 64)))
+
+
+def strip_contrast(a: np.ndarray) -> float:
+    """Central strip minus lung fields of an equalised film ``a`` (the rows 30-70 %)."""
     h, w = a.shape
     rows = slice(int(0.3 * h), int(0.7 * h))
     centre = a[rows, int(0.42 * w) : int(0.58 * w)].mean()
