@@ -45,25 +45,15 @@ def make_folder(n: int) -> Path:
 
 def large_dicom(folder: Path, rows: int = 2500, cols: int = 2048) -> Path:
     """A 12-bit DX film of a real detector's size (the JPEG phantoms are 224 px)."""
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "io"))
+    from io_helpers import build_dataset, write
 
     rng = np.random.default_rng(1)
     yy, xx = np.mgrid[0:rows, 0:cols]
     img = 1500 + 1500 * (np.abs(xx / cols - 0.5) < 0.08) + 400 * np.sin(yy / 70) + rng.normal(0, 40, (rows, cols))
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
-    ds.Modality, ds.PatientID, ds.ViewPosition, ds.BodyPartExamined = "DX", "BENCH", "PA", "CHEST"
-    ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.PhotometricInterpretation = rows, cols, 1, "MONOCHROME2"
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 12, 11, 0
-    ds.PixelData = np.clip(img, 0, 4095).astype(np.uint16).tobytes()
-    path = folder / "large.dcm"
-    ds.save_as(path, enforce_file_format=True)
-    return path
+    ds = build_dataset(np.clip(img, 0, 4095).astype(np.uint16), bits_stored=12, PatientID="BENCH",
+                       ViewPosition="PA", BodyPartExamined="CHEST")
+    return write(ds, folder / "large.dcm")
 
 
 def timed(cmd: list[str], repeat: int = 3) -> float:

@@ -1,4 +1,4 @@
-"""The per-study gate and heat map without BLAS give the answers of the BLAS versions."""
+"""The numpy gate and heat map (the reference for training and the graph head) match the plain BLAS forms."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from xray_desktop.domain import GateResult, Study
 from xray_desktop.io.studies import LATERAL_VIEWS  # one list: the studies' choice of image agrees
-from xray_desktop.model.preprocess import resized
+from xray_desktop.model.preprocess import equalize, resize, resized
 
 RADIOGRAPH_MODALITIES = {"", "CR", "DX", "DR", "RG", "OT", "XR", "PX"}
 CHEST_BODY_PARTS = {"", "CHEST", "THORAX", "LUNG", "LUNGS", "PORT CHEST", "CHEST PA", "CHEST AP", "TORSO"}
@@ -23,8 +23,6 @@ MAX_ASPECT = 2.0
 # 0.14 or more on 99.5 % of training films, even under the stress-set shifts, and -0.14 or
 # less on 99.5 % of the same films inverted; -0.10 leaves a margin on both sides.
 INVERTED_MARGIN = -0.10
-# Up to this many rows the Mahalanobis score avoids BLAS (see OodModel.score).
-_EINSUM_ROWS = 16
 
 
 def midline_contrast(small: np.ndarray) -> float:
@@ -36,8 +34,6 @@ def midline_contrast(small: np.ndarray) -> float:
     negatives (the margin below is 0.10; ``benchmarks/gate_midline.py``), and the resample
     of a 2,500 x 2,048 film took 23 ms.
     """
-    from xray_desktop.model.preprocess import equalize, resize
-
     return strip_contrast(equalize(resize(small, 64)))
 
 
@@ -123,13 +119,9 @@ class OodModel:
     def score(self, pooled: np.ndarray) -> np.ndarray:
         """Mahalanobis distance (not squared) of each row of ``pooled`` (n, c)."""
         d = np.atleast_2d(pooled).astype(np.float64) - self.mean
-        if len(d) <= _EINSUM_ROWS:
-            # The per-study gate: numpy's own loop over the matrix, not BLAS. An OpenBLAS product
-            # this size wakes its worker threads, which then spin on the cores the model needs
-            # (1.4-14 ms a study on 2 loaded cores, vs 0.5-0.7 ms; a 3-operand einsum was ~2 ms).
-            q = (np.einsum("nj,jk->nk", d, self.precision) * d).sum(axis=1)
-        else:  # training's thousands of rows: BLAS, ~6x faster there
-            q = ((d @ self.precision) * d).sum(axis=1)
+        # Training and checks only: the app's per-study score runs in the model graph
+        # (classifier._head), where a BLAS product here would wake OpenBLAS's threads.
+        q = ((d @ self.precision) * d).sum(axis=1)
         return np.sqrt(np.maximum(q, 0.0))
 
     def save(self, path: str) -> None:

@@ -16,8 +16,8 @@ def cam(features: np.ndarray, weights: np.ndarray) -> np.ndarray:
 
     Returns the (h, w) map of logit contributions (their mean plus the bias is the logit).
     """
-    # einsum, not tensordot: numpy's own loop; a BLAS call this size wakes OpenBLAS's threads
-    # (see gate.OodModel.score). Same sums in another order: equal to float32 rounding.
+    # The numpy definition (training, benchmarks, tests); the app computes the same sums in the
+    # model graph (classifier._head). einsum, not tensordot: no BLAS threads woken.
     return np.einsum("hwc,c->hw", np.asarray(features, np.float32), weights.reshape(-1).astype(np.float32))
 
 
